@@ -1,0 +1,1 @@
+//! Elasticsearch / OpenSearch backend for livetable (in progress: see the issue tracker).

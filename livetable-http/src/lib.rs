@@ -1,0 +1,1 @@
+//! axum adapter for livetable (in progress: see the issue tracker).

@@ -1,0 +1,1 @@
+//! PostgreSQL backend for livetable (in progress: see the issue tracker).

@@ -1,0 +1,1 @@
+//! The backend behaviour suite (being implemented).

@@ -1,0 +1,1 @@
+//! The reference packet workload (being implemented).

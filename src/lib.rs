@@ -1,0 +1,34 @@
+//! # livetable
+//!
+//! Live aggregated tables: group events by several dimensions, compute metrics over a
+//! sliding time window ("the past hour"), refresh every few seconds from a store, and
+//! push the table to every viewer — with one query on the store per refresh, however
+//! many people watch.
+//!
+//! This is the facade crate: it re-exports [`livetable_core`] and, behind features, the
+//! backends and the HTTP adapter.
+//!
+//! | feature | crate | what it adds |
+//! |---|---|---|
+//! | *(always)* | [`livetable_core`] | the model, `TableQuery`, `Aggregate`, `MemorySource`, the runtime |
+//! | `sql` | `livetable_sql` | PostgreSQL backend (sqlx) |
+//! | `es` | `livetable_es` | Elasticsearch / OpenSearch backend |
+//! | `http` | `livetable_http` | axum router: JSON, CSV, server-sent events, the live page |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use livetable_core::*;
+
+/// The Elasticsearch / OpenSearch backend (feature `es`).
+#[cfg(feature = "es")]
+#[cfg_attr(docsrs, doc(cfg(feature = "es")))]
+pub use livetable_es as es;
+
+/// The PostgreSQL backend (feature `sql`).
+#[cfg(feature = "sql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sql")))]
+pub use livetable_sql as sql;
+
+/// The axum adapter (feature `http`).
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use livetable_http as http;
