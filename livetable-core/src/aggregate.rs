@@ -345,7 +345,9 @@ impl Aggregate {
                 .with_context("column", &f.name));
             }
             if f.name.is_empty() {
-                return Err(Error::invalid_spec("a dimension or field has an empty name"));
+                return Err(Error::invalid_spec(
+                    "a dimension or field has an empty name",
+                ));
             }
             inputs.push((&f.name, f.data_type));
         }
@@ -786,7 +788,10 @@ mod tests {
         assert_eq!(s.column("bytes").unwrap().unit, Some(Unit::Bytes));
         assert_eq!(s.column("count").unwrap().unit, None);
         assert_eq!(s.column("host").unwrap().label(), "Host");
-        assert_eq!(spec.metric_inputs(), &[None, Some(3), Some(3), Some(0), Some(4)]);
+        assert_eq!(
+            spec.metric_inputs(),
+            &[None, Some(3), Some(3), Some(0), Some(4)]
+        );
         let events: Vec<_> = spec.event_columns().map(|(n, _)| n).collect();
         assert_eq!(events, ["ts", "host", "port", "size", "name"]);
     }
@@ -795,14 +800,24 @@ mod tests {
     fn each_validation_error_names_the_column() {
         let e = err(base().metric(Metric::sum("s", "nope")));
         assert!(e.message().contains("unknown column `nope`"), "{e}");
-        assert!(e.message().contains("`host`, `port`, `size`, `name`"), "{e}");
+        assert!(
+            e.message().contains("`host`, `port`, `size`, `name`"),
+            "{e}"
+        );
 
         let e = err(base().metric(Metric::sum("s", "name")));
-        assert!(e.message().contains("needs a numeric column but `name` is text"), "{e}");
+        assert!(
+            e.message()
+                .contains("needs a numeric column but `name` is text"),
+            "{e}"
+        );
         assert!(e.message().contains("valid ones are `port`, `size`"), "{e}");
 
         let e = err(base().metric(Metric::count("host")));
-        assert!(e.message().contains("duplicate output column `host`"), "{e}");
+        assert!(
+            e.message().contains("duplicate output column `host`"),
+            "{e}"
+        );
 
         let e = err(base().window(Duration::ZERO));
         assert!(e.message().contains("window is zero"), "{e}");
@@ -814,14 +829,20 @@ mod tests {
         assert!(e.message().contains("row key is empty"), "{e}");
 
         let e = err(base().order_by("bytes", Direction::Desc));
-        assert!(e.message().contains("order by unknown column `bytes`"), "{e}");
+        assert!(
+            e.message().contains("order by unknown column `bytes`"),
+            "{e}"
+        );
 
         let e = err(base().filter(Filter::eq("port", "http")));
         assert!(e.message().contains("not a valid int"), "{e}");
         assert_eq!(e.context_value("column"), Some("port"));
 
         let e = err(base().filter(Filter::eq("zone", 1)));
-        assert!(e.message().contains("filter on unknown column `zone`"), "{e}");
+        assert!(
+            e.message().contains("filter on unknown column `zone`"),
+            "{e}"
+        );
 
         let e = err(base().field("host", DataType::Text));
         assert!(e.message().contains("declared twice"), "{e}");
@@ -843,8 +864,14 @@ mod tests {
             .limit(2)
             .build()
             .unwrap();
-        let row = |h: &str, p: i64, n: i64| Row::new(vec![Value::from(h), Value::Int(p), Value::Int(n)]);
-        let mut rows = vec![row("b", 1, 5), row("a", 2, 5), row("c", 1, 9), row("a", 1, 1)];
+        let row =
+            |h: &str, p: i64, n: i64| Row::new(vec![Value::from(h), Value::Int(p), Value::Int(n)]);
+        let mut rows = vec![
+            row("b", 1, 5),
+            row("a", 2, 5),
+            row("c", 1, 9),
+            row("a", 1, 1),
+        ];
         spec.order_and_limit(&mut rows, None);
         assert_eq!(rows, vec![row("c", 1, 9), row("a", 2, 5)]);
         let mut rows = vec![row("b", 1, 5), row("a", 2, 5)];

@@ -28,6 +28,8 @@ pub enum ErrorKind {
     PermissionDenied,
     /// A configured bound was hit (too many groups, too many views).
     LimitExceeded,
+    /// A named thing (a table) does not exist.
+    NotFound,
     /// The source or backend does not support what was asked.
     Unsupported,
     /// The store answered something this library cannot interpret, or a source failed
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::LimitExceeded => "limit_exceeded",
+            ErrorKind::NotFound => "not_found",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Unexpected => "unexpected",
         }
@@ -201,10 +204,9 @@ mod tests {
         assert!(Error::new(ErrorKind::Timeout, "t").is_retryable());
         assert!(!Error::invalid_spec("s").is_retryable());
         assert!(
-            Error::new(ErrorKind::Unavailable, "429")
+            !Error::new(ErrorKind::Unavailable, "429")
                 .with_retryable(false)
                 .is_retryable()
-                == false
         );
     }
 

@@ -86,9 +86,9 @@ impl Filter {
     /// The column this filter reads.
     pub fn column(&self) -> &str {
         match self {
-            Filter::Eq { column, .. } | Filter::In { column, .. } | Filter::Range { column, .. } => {
-                column
-            }
+            Filter::Eq { column, .. }
+            | Filter::In { column, .. }
+            | Filter::Range { column, .. } => column,
         }
     }
 
@@ -189,8 +189,16 @@ mod tests {
             .unwrap_err();
         assert!(err.message().contains("not a valid int"), "{err}");
         assert_eq!(err.context_value("column"), Some("port"));
-        assert!(Filter::is_in("a", Vec::<Value>::new()).normalised(DataType::Int).is_err());
-        assert!(Filter::range("a", None, None).normalised(DataType::Int).is_err());
+        assert!(
+            Filter::is_in("a", Vec::<Value>::new())
+                .normalised(DataType::Int)
+                .is_err()
+        );
+        assert!(
+            Filter::range("a", None, None)
+                .normalised(DataType::Int)
+                .is_err()
+        );
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //! - [`TableQuery`], the trait a data source implements, with its [`FetchContext`];
 //! - [`Aggregate`], the declarative spec that backends translate;
 //! - [`MemorySource`], the embedded in-memory source;
+//! - the runtime: [`LiveTable`] (one shared refresh loop per view, snapshots, patches,
+//!   staleness), [`Table`] (a named definition with its views), [`Catalog`];
+//! - [`FormatRule`]s for conditional formatting;
 //! - [`Error`], the one error type.
 //!
 //! # Example: an in-memory live table
@@ -44,10 +47,14 @@
 //! # Ok::<(), livetable_core::Error>(())
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Tests may unwrap: a panic is the failure report there.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod aggregate;
 mod error;
 mod filter;
+mod format;
+mod live;
 mod memory;
 mod query;
 mod schema;
@@ -59,10 +66,13 @@ pub use aggregate::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use filter::Filter;
-pub use memory::{MemorySource, MemorySourceBuilder, MemoryStats};
-pub use query::{
-    BoxFuture, DynTableQuery, FetchContext, Fetched, SharedQuery, TableQuery, Window,
+pub use format::{CellStyle, Color, Comparison, FormatRule};
+pub use live::{
+    Catalog, LiveTable, LiveTableBuilder, Patch, RefreshConfig, Subscription, Table, TableBuilder,
+    TableInfo, TableStats, Update, ViewParams, ViewSpec, diff, format_window, parse_window,
 };
+pub use memory::{MemorySource, MemorySourceBuilder, MemoryStats};
+pub use query::{BoxFuture, DynTableQuery, FetchContext, Fetched, SharedQuery, TableQuery, Window};
 pub use schema::{Column, Role, Row, Schema, Unit};
 pub use snapshot::{Snapshot, Status};
 pub use value::{DataType, Value};

@@ -46,9 +46,8 @@ impl Window {
 
     /// The window of `length` ending at `end`.
     pub fn ending_at(end: DateTime<Utc>, length: Duration) -> Result<Self> {
-        let length = TimeDelta::from_std(length).map_err(|_| {
-            Error::invalid_parameter(format!("a window of {length:?} is too long"))
-        })?;
+        let length = TimeDelta::from_std(length)
+            .map_err(|_| Error::invalid_parameter(format!("a window of {length:?} is too long")))?;
         let start = end.checked_sub_signed(length).ok_or_else(|| {
             Error::invalid_parameter(format!("a window of {length} before {end} is out of range"))
         })?;
@@ -68,7 +67,12 @@ impl Window {
 
 impl fmt::Display for Window {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}, {})", self.start.to_rfc3339(), self.end.to_rfc3339())
+        write!(
+            f,
+            "[{}, {})",
+            self.start.to_rfc3339(),
+            self.end.to_rfc3339()
+        )
     }
 }
 
@@ -283,7 +287,9 @@ mod tests {
             &self.0
         }
         async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
-            Ok(Fetched::new(vec![Row::new(vec![Value::Timestamp(ctx.window.start)])]))
+            Ok(Fetched::new(vec![Row::new(vec![Value::Timestamp(
+                ctx.window.start,
+            )])]))
         }
     }
 

@@ -358,7 +358,10 @@ mod tests {
         let s = schema();
         assert_eq!(s.key_indices(), &[0, 2]);
         let row = Row::new(vec![Value::from("a"), Value::Int(1), Value::Int(80)]);
-        assert_eq!(row.key(s.key_indices()), vec![Value::from("a"), Value::Int(80)]);
+        assert_eq!(
+            row.key(s.key_indices()),
+            vec![Value::from("a"), Value::Int(80)]
+        );
     }
 
     #[test]

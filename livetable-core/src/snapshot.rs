@@ -14,8 +14,10 @@ use crate::schema::{Row, Schema};
 /// Whether a snapshot reflects the last fetch.
 #[derive(Clone, Debug, Default)]
 pub enum Status {
-    /// The last fetch succeeded.
+    /// No fetch has finished yet: the snapshot has no rows.
     #[default]
+    Loading,
+    /// The last fetch succeeded.
     Fresh,
     /// Fetches have failed since `since`; the rows are the last good ones.
     Stale {
@@ -38,7 +40,7 @@ impl PartialEq for Status {
     /// with an error of the same kind and message.
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Status::Fresh, Status::Fresh) => true,
+            (Status::Fresh, Status::Fresh) | (Status::Loading, Status::Loading) => true,
             (Status::Stale { since: a, error: e }, Status::Stale { since: b, error: f }) => {
                 a == b && e.kind() == f.kind() && e.message() == f.message()
             }
@@ -48,13 +50,13 @@ impl PartialEq for Status {
 }
 
 impl Serialize for Status {
-    /// `{"state":"fresh"}` or `{"state":"stale","since":…,"error":{"kind":…,"message":…,"retryable":…}}`.
+    /// `{"state":"loading"}`, `{"state":"fresh"}` or `{"state":"stale","since":…,"error":{"kind":…,"message":…,"retryable":…}}`.
     /// Only the error's kind and message are shown: context may name hosts or tables.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Status::Fresh => {
+            Status::Loading | Status::Fresh => {
                 let mut st = s.serialize_struct("Status", 1)?;
-                st.serialize_field("state", "fresh")?;
+                st.serialize_field("state", if self.is_fresh() { "fresh" } else { "loading" })?;
                 st.end()
             }
             Status::Stale { since, error } => {
@@ -91,7 +93,7 @@ pub struct Snapshot {
     pub schema: Arc<Schema>,
     /// The rows, in display order.
     pub rows: Vec<Row>,
-    /// Increases by one with every fetch that changed the snapshot's rows or flags.
+    /// Increases by one with every publish (each finished fetch and each status change).
     pub version: u64,
     /// The absolute window the rows cover.
     pub window: Window,

@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn null_sorts_first_and_nan_after_infinity() {
-        let mut values = vec![
+        let mut values = [
             Value::Float(f64::NAN),
             Value::Float(f64::INFINITY),
             Value::Null,
