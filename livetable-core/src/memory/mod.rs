@@ -1,0 +1,615 @@
+//! [`MemorySource`]: the embedded in-memory source. Events are pushed in and kept as
+//! partial aggregates per time bucket; a fetch merges buckets instead of re-reading
+//! events.
+//!
+//! Modules: `accumulator` (per-group partial aggregates), `groups` (dense group
+//! storage and the key interner), `view` (the incrementally merged aggregate of a
+//! window length), `select` (top-N selection of the output rows).
+
+mod accumulator;
+mod groups;
+mod select;
+mod view;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use self::accumulator::Plan;
+use self::groups::{Groups, Interner};
+use self::view::View;
+use crate::aggregate::Aggregate;
+use crate::error::{Error, ErrorKind, Result};
+use crate::filter::Filter;
+use crate::query::{FetchContext, Fetched, TableQuery, Window};
+use crate::schema::Schema;
+use crate::value::{DataType, Value};
+
+/// How many window lengths keep a merged aggregate at once (least recently used go).
+const MAX_VIEWS: usize = 4;
+
+/// An in-memory [`TableQuery`] for an [`Aggregate`]: push events in from any thread,
+/// fetch the table at any time.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use chrono::{TimeDelta, Utc};
+/// use livetable_core::{Aggregate, DataType, FetchContext, MemorySource, Metric, TableQuery, Value, Window};
+///
+/// let spec = Aggregate::builder()
+///     .time_column("ts")
+///     .window(Duration::from_secs(600))
+///     .dimension("host", DataType::Text)
+///     .field("ms", DataType::Float)
+///     .metric(Metric::avg("latency", "ms"))
+///     .build()?;
+/// let source = MemorySource::builder(spec)
+///     .bucket_width(Duration::from_secs(10))
+///     .retention(Duration::from_secs(3600)) // viewers may ask for up to an hour
+///     .build()?;
+/// let now = Utc::now();
+/// let pushed = source.push_batch([
+///     vec![Value::from(now), Value::from("a"), Value::Float(10.0)],
+///     vec![Value::from(now), Value::from("a"), Value::Float(20.0)],
+///     vec![Value::Null, Value::from("a"), Value::Float(99.0)], // no time: dropped
+/// ])?;
+/// assert_eq!(pushed, 2);
+/// assert_eq!(source.stats().dropped_no_time, 1);
+///
+/// // A wrong type is an error naming the column; nothing of the batch is kept.
+/// let err = source.push(&[Value::from(now), Value::Int(1), Value::Float(1.0)]).unwrap_err();
+/// assert_eq!(err.context_value("column"), Some("host"));
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # rt.block_on(async {
+/// let window = Window::ending_at(now + TimeDelta::seconds(1), Duration::from_secs(600))?;
+/// let fetched = source.fetch(&FetchContext::new(window)).await?;
+/// assert_eq!(fetched.rows[0].values(), &[Value::from("a"), Value::Float(15.0)]);
+/// // The rows cover whole buckets: the window rounded out to 10 s boundaries.
+/// let covered = fetched.covered.unwrap();
+/// assert_eq!(covered.start.timestamp() % 10, 0);
+/// # Ok::<(), livetable_core::Error>(())
+/// # })?;
+/// # Ok::<(), livetable_core::Error>(())
+/// ```
+///
+/// # Events
+/// An event is a slice of values in [`Aggregate::event_columns`] order: the time
+/// column, the dimensions, then the fields. [`push`](Self::push) and
+/// [`push_batch`](Self::push_batch) reject an event with the wrong number of values,
+/// a value of the wrong type, or a timestamp outside the years 1677–2262 (time is
+/// kept in i64 nanoseconds) with [`ErrorKind::InvalidEvent`] naming the column (and
+/// for a batch, the event's index); a batch is all-or-nothing: it is validated whole
+/// before anything is aggregated. `Null` fits every column; an event whose time is
+/// `Null` is counted (`dropped_no_time`) and dropped, not an error. The spec's static
+/// [filters](Aggregate::filters) are applied as events arrive (`filtered_out`).
+///
+/// # Buckets, windows and memory
+/// Events are aggregated per group (the dimension values) per time bucket; buckets are
+/// aligned to multiples of the bucket width since the Unix epoch. The width defaults
+/// to the spec's window / 60 (at least 1 s). A fetch for `[start, end)` covers whole
+/// buckets, `[floor(start), ceil(end))` in bucket boundaries, and says so in
+/// [`Fetched::covered`].
+///
+/// Retention (default: the spec's window; set a longer one to let viewers ask for
+/// longer windows) bounds memory. The **horizon** is `max(latest fetch end, newest
+/// event time) − retention`; buckets entirely before it are evicted, and an event
+/// older than it is counted (`dropped_late`) and dropped. The source reads no clock:
+/// time comes only from the events and the fetched windows, so behaviour is
+/// deterministic. (An event stamped far in the future moves the horizon with it.)
+///
+/// Memory is proportional to groups × buckets, not to events: each group key is stored
+/// once (shared by the buckets holding it), each bucket holds per group its partial
+/// aggregates (a 40-byte slot per metric other than `count`, plus one). The benchmark
+/// `cargo bench --bench memory` prints resident bytes per group.
+///
+/// # Fetching
+/// Closed buckets (all but the newest one) are frozen and shared. For each window
+/// length a viewer asks for (up to 4, least recently used dropped), the source keeps
+/// the merged aggregate of the closed buckets in the window, updated incrementally: a
+/// bucket is added once when it closes and subtracted once when it leaves the window
+/// (`count`, `sum`, `avg` and `count_distinct` subtract exactly; a `min` or `max` that
+/// came from a leaving bucket is recomputed from the remaining buckets, for those
+/// groups only). A fetch then combines that with the open bucket and selects the top
+/// rows without sorting every group. The ingest lock is held only to pick the buckets,
+/// so pushes are not blocked by a fetch (a push into a bucket a fetch is reading
+/// copies that bucket first).
+///
+/// # Metrics
+/// As documented on [`Aggregate`]: null inputs are ignored; `sum`, `avg`, `min`, `max`
+/// of no value are `Null`; `count` counts events; `avg` is a float. Integer sums are
+/// exact (128-bit); a sum that does not fit an `i64` fails the fetch with
+/// [`ErrorKind::LimitExceeded`] rather than show a wrong number. Float sums add the
+/// finite values and count infinities and NaN apart (so `inf` and NaN propagate as in
+/// IEEE arithmetic); float rounding may differ in the last bits from a single
+/// left-to-right sum. `min` / `max` follow [`Value`]'s order (NaN is the largest).
+/// `count_distinct` is **exact**: it keeps the set of distinct values per group per
+/// bucket (and a value → bucket-count map per merged group), so its memory grows with
+/// the number of distinct values; prefer a source with sketches for high cardinality.
+///
+/// The viewer filters of a [`FetchContext`] (on dimension or metric columns) and its
+/// limit are applied; rows are ordered as [`Aggregate::compare_rows`] says.
+///
+/// `MemorySource` is a cheap handle (`Clone` shares the same data): keep one to push
+/// while a live table owns another.
+#[derive(Clone)]
+pub struct MemorySource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    spec: Aggregate,
+    plan: Plan,
+    /// Event column names and types, in event order.
+    columns: Vec<(String, DataType)>,
+    /// Static filters with the event position they read.
+    filters: Vec<(usize, Filter)>,
+    width: i64,
+    retention: i64,
+    state: Mutex<State>,
+    views: Mutex<Views>,
+}
+
+#[derive(Debug)]
+struct State {
+    interner: Interner,
+    buckets: BTreeMap<i64, Arc<Groups>>,
+    newest_ns: i64,
+    newest_bucket: i64,
+    fetch_end_ns: i64,
+    horizon_ns: i64,
+    accepted: u64,
+    dropped_late: u64,
+    dropped_no_time: u64,
+    filtered_out: u64,
+}
+
+#[derive(Debug, Default)]
+struct Views {
+    views: Vec<View>,
+    tick: u64,
+}
+
+/// Configures a [`MemorySource`]; see its docs for what the settings mean.
+///
+/// ```
+/// use std::time::Duration;
+/// use livetable_core::{Aggregate, DataType, MemorySource, Metric};
+/// let spec = Aggregate::builder()
+///     .time_column("ts").window(Duration::from_secs(60))
+///     .dimension("host", DataType::Text).metric(Metric::count("n")).build()?;
+/// let err = MemorySource::builder(spec).bucket_width(Duration::ZERO).build().unwrap_err();
+/// assert!(err.message().contains("bucket width"));
+/// # Ok::<(), livetable_core::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct MemorySourceBuilder {
+    spec: Aggregate,
+    bucket_width: Option<Duration>,
+    retention: Option<Duration>,
+}
+
+/// Counters and sizes of a [`MemorySource`], from [`MemorySource::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemoryStats {
+    /// Events aggregated.
+    pub accepted: u64,
+    /// Events dropped because they were older than the horizon.
+    pub dropped_late: u64,
+    /// Events dropped because their time was `Null`.
+    pub dropped_no_time: u64,
+    /// Events that did not pass the spec's static filters.
+    pub filtered_out: u64,
+    /// Time buckets held.
+    pub buckets: usize,
+    /// Distinct groups held (each key is stored once).
+    pub groups: usize,
+    /// Group entries over all buckets (a group in 3 buckets counts 3).
+    pub bucket_entries: usize,
+    /// Group entries over all merged aggregates kept for fetches.
+    pub merged_entries: usize,
+    /// Merged aggregates kept (one per window length recently fetched).
+    pub views: usize,
+    /// Approximate heap bytes of the bucket and merged tables (excluding keys and
+    /// `count_distinct` sets).
+    pub table_bytes: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock can only come from a bug here; the data is still
+    // memory-safe to use, so keep serving rather than poison every later call.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn to_nanos(t: &DateTime<Utc>) -> Option<i64> {
+    t.timestamp_nanos_opt()
+}
+
+fn ceil_div(a: i64, b: i64) -> i64 {
+    a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)
+}
+
+impl MemorySource {
+    /// A source with the default bucket width and retention.
+    pub fn new(spec: Aggregate) -> Result<Self> {
+        Self::builder(spec).build()
+    }
+
+    /// A builder, to set the bucket width or the retention.
+    pub fn builder(spec: Aggregate) -> MemorySourceBuilder {
+        MemorySourceBuilder {
+            spec,
+            bucket_width: None,
+            retention: None,
+        }
+    }
+
+    /// The spec this source aggregates.
+    pub fn spec(&self) -> &Aggregate {
+        &self.inner.spec
+    }
+
+    /// The bucket width.
+    pub fn bucket_width(&self) -> Duration {
+        Duration::from_nanos(self.inner.width.unsigned_abs())
+    }
+
+    /// The retention.
+    pub fn retention(&self) -> Duration {
+        Duration::from_nanos(self.inner.retention.unsigned_abs())
+    }
+
+    /// Pushes one event (see [the event layout](MemorySource#events)).
+    pub fn push(&self, event: &[Value]) -> Result<()> {
+        self.inner.validate(event, None)?;
+        let inner = &*self.inner;
+        inner.ingest(&mut lock(&inner.state), event);
+        Ok(())
+    }
+
+    /// Pushes a batch of events, all or nothing: every event is validated before any
+    /// is aggregated, and an error names the event's index and the column. Returns the
+    /// number of events aggregated (the others were dropped or filtered out; see
+    /// [`stats`](Self::stats)). One lock for the whole batch: the fast way to ingest.
+    pub fn push_batch<E: AsRef<[Value]>>(
+        &self,
+        events: impl IntoIterator<Item = E>,
+    ) -> Result<usize> {
+        let events: Vec<E> = events.into_iter().collect();
+        for (i, e) in events.iter().enumerate() {
+            self.inner.validate(e.as_ref(), Some(i))?;
+        }
+        let inner = &*self.inner;
+        let mut state = lock(&inner.state);
+        let before = state.accepted;
+        for e in &events {
+            inner.ingest(&mut state, e.as_ref());
+        }
+        Ok(usize::try_from(state.accepted - before).unwrap_or(usize::MAX))
+    }
+
+    /// The counters and sizes.
+    pub fn stats(&self) -> MemoryStats {
+        let (mut stats, table_bytes) = {
+            let s = lock(&self.inner.state);
+            let stats = MemoryStats {
+                accepted: s.accepted,
+                dropped_late: s.dropped_late,
+                dropped_no_time: s.dropped_no_time,
+                filtered_out: s.filtered_out,
+                buckets: s.buckets.len(),
+                groups: s.interner.len(),
+                bucket_entries: s.buckets.values().map(|b| b.len()).sum(),
+                ..MemoryStats::default()
+            };
+            (stats, s.buckets.values().map(|b| b.heap_bytes()).sum::<usize>())
+        };
+        let views = lock(&self.inner.views);
+        stats.views = views.views.len();
+        stats.merged_entries = views.views.iter().map(|v| v.merged.len()).sum();
+        stats.table_bytes =
+            table_bytes + views.views.iter().map(|v| v.merged.heap_bytes()).sum::<usize>();
+        stats
+    }
+
+    /// The table for `ctx` (synchronous; [`TableQuery::fetch`] calls this).
+    pub fn fetch_now(&self, ctx: &FetchContext) -> Result<Fetched> {
+        let inner = &*self.inner;
+        let w = inner.width;
+        let nanos = |t: &DateTime<Utc>| {
+            to_nanos(t).ok_or_else(|| {
+                Error::invalid_parameter(format!(
+                    "window bound {t} is outside the years 1677-2262 the in-memory source \
+                     supports"
+                ))
+            })
+        };
+        let (start, end) = (nanos(&ctx.window.start)?, nanos(&ctx.window.end)?);
+        let (lo, hi) = (start.div_euclid(w), ceil_div(end, w));
+
+        let (closed, open, first_kept) = {
+            let mut s = lock(&inner.state);
+            if end > s.fetch_end_ns {
+                s.fetch_end_ns = end;
+                s.horizon_ns = s.horizon_ns.max(end.saturating_sub(inner.retention));
+            }
+            s.evict(w);
+            let newest = s.newest_bucket;
+            let mut closed = Vec::new();
+            let mut open = Vec::new();
+            for (&i, b) in s.buckets.range(lo..hi) {
+                if i < newest {
+                    closed.push((i, b.clone()));
+                } else {
+                    open.push(b.clone());
+                }
+            }
+            (closed, open, s.horizon_ns.div_euclid(w))
+        };
+
+        let covered_lo = lo.max(first_kept);
+        let bound = |b: i64| {
+            b.checked_mul(w)
+                .map(DateTime::from_timestamp_nanos)
+                .unwrap_or(ctx.window.start)
+        };
+        let covered = Window::new(bound(covered_lo), bound(hi)).unwrap_or(ctx.window);
+
+        let schema = inner.spec.schema();
+        let mut filters = Vec::with_capacity(ctx.filters.len());
+        for f in &ctx.filters {
+            let (i, _) = schema.require(f.column())?;
+            filters.push((i, f.clone()));
+        }
+
+        let mut views = lock(&inner.views);
+        let views = &mut *views;
+        views.tick += 1;
+        let span = hi - lo;
+        let pos = match views.views.iter().position(|v| v.span == span) {
+            Some(p) => p,
+            None => {
+                if views.views.len() >= MAX_VIEWS
+                    && let Some((p, _)) = views
+                        .views
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, v)| v.last_used)
+                {
+                    views.views.swap_remove(p);
+                }
+                views.views.push(View::new(span, inner.plan.stride()));
+                views.views.len() - 1
+            }
+        };
+        let view = &mut views.views[pos];
+        view.last_used = views.tick;
+        view.update(&inner.plan, &closed);
+        drop(closed);
+        let rows = select::rows(
+            &inner.plan,
+            &inner.spec,
+            &view.merged,
+            &open,
+            &filters,
+            ctx.limit,
+        )?;
+        Ok(Fetched::new(rows).covering(covered))
+    }
+}
+
+impl Inner {
+    fn validate(&self, event: &[Value], index: Option<usize>) -> Result<()> {
+        let at = |e: Error| match index {
+            Some(i) => e.with_context("event", i),
+            None => e,
+        };
+        if event.len() != self.columns.len() {
+            let expected: Vec<String> = self
+                .columns
+                .iter()
+                .map(|(n, t)| format!("`{n}` ({t})"))
+                .collect();
+            return Err(at(Error::new(
+                ErrorKind::InvalidEvent,
+                format!(
+                    "an event has {} values but this source expects {}: {}",
+                    event.len(),
+                    self.columns.len(),
+                    expected.join(", ")
+                ),
+            )));
+        }
+        for (v, (name, t)) in event.iter().zip(&self.columns) {
+            let bad = if !v.fits(*t) {
+                Some(format!(
+                    "column `{name}` expects {t} but the event holds {v:?}; push values in \
+                     the order of the spec's event columns"
+                ))
+            } else if let Value::Timestamp(ts) = v
+                && to_nanos(ts).is_none()
+            {
+                Some(format!(
+                    "column `{name}` holds {ts}, outside the years 1677-2262 the in-memory \
+                     source supports"
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = bad {
+                return Err(at(
+                    Error::new(ErrorKind::InvalidEvent, message).with_context("column", name)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Aggregates one validated event.
+    #[inline]
+    fn ingest(&self, s: &mut State, event: &[Value]) {
+        let t = match &event[0] {
+            // Validated: the time is in range.
+            Value::Timestamp(t) => to_nanos(t).unwrap_or_default(),
+            _ => {
+                s.dropped_no_time += 1;
+                return;
+            }
+        };
+        if !self.filters.iter().all(|(i, f)| f.matches(&event[*i])) {
+            s.filtered_out += 1;
+            return;
+        }
+        if t < s.horizon_ns {
+            s.dropped_late += 1;
+            return;
+        }
+        if t > s.newest_ns {
+            s.newest_ns = t;
+            s.horizon_ns = s.horizon_ns.max(t.saturating_sub(self.retention));
+        }
+        let idx = t.div_euclid(self.width);
+        if idx > s.newest_bucket {
+            s.newest_bucket = idx;
+            s.evict(self.width);
+        }
+        let key = s.interner.get(&event[1..=self.plan.dims]);
+        let stride = self.plan.stride();
+        let bucket = Arc::make_mut(
+            s.buckets
+                .entry(idx)
+                .or_insert_with(|| Arc::new(Groups::new(stride))),
+        );
+        let row = bucket.row_or_insert(key, self.plan.init());
+        self.plan.add_event(bucket.slots_mut(row), event);
+        s.accepted += 1;
+    }
+}
+
+impl State {
+    /// Drops the buckets entirely before the horizon.
+    fn evict(&mut self, width: i64) {
+        let first_kept = self.horizon_ns.div_euclid(width);
+        if self
+            .buckets
+            .first_key_value()
+            .is_some_and(|(&i, _)| i < first_kept)
+        {
+            self.buckets = self.buckets.split_off(&first_kept);
+            self.interner.sweep();
+        }
+    }
+}
+
+impl MemorySourceBuilder {
+    /// The width of a time bucket (default: the spec's window / 60, at least 1 s).
+    /// Smaller buckets round fetched windows less and cost more memory.
+    pub fn bucket_width(mut self, width: Duration) -> Self {
+        self.bucket_width = Some(width);
+        self
+    }
+
+    /// How long data is kept (default: the spec's window).
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// Validates the settings and builds the source.
+    pub fn build(self) -> Result<MemorySource> {
+        let spec = self.spec;
+        let width = self
+            .bucket_width
+            .unwrap_or_else(|| (spec.window() / 60).max(Duration::from_secs(1)));
+        let retention = self.retention.unwrap_or(spec.window());
+        let nanos = |d: Duration, what: &'static str| {
+            i64::try_from(d.as_nanos()).map_err(|_| {
+                Error::invalid_spec(format!("the {what} {d:?} is too long"))
+                    .with_context("setting", what)
+            })
+        };
+        let (w, r) = (
+            nanos(width, "bucket width")?,
+            nanos(retention, "retention")?,
+        );
+        if w == 0 {
+            return Err(Error::invalid_spec(
+                "the bucket width is zero; give a width such as the window / 60",
+            )
+            .with_context("setting", "bucket width"));
+        }
+        if r < w {
+            return Err(Error::invalid_spec(format!(
+                "the retention {retention:?} is shorter than the bucket width {width:?}; \
+                 keep at least one bucket (the retention defaults to the window)"
+            ))
+            .with_context("setting", "retention"));
+        }
+        let columns: Vec<(String, DataType)> = spec
+            .event_columns()
+            .map(|(n, t)| (n.to_owned(), t))
+            .collect();
+        let filters = spec
+            .filters()
+            .iter()
+            .filter_map(|f| {
+                columns
+                    .iter()
+                    .position(|(n, _)| n == f.column())
+                    .map(|i| (i, f.clone()))
+            })
+            .collect();
+        let plan = Plan::new(&spec);
+        Ok(MemorySource {
+            inner: Arc::new(Inner {
+                plan,
+                columns,
+                filters,
+                width: w,
+                retention: r,
+                state: Mutex::new(State {
+                    interner: Interner::default(),
+                    buckets: BTreeMap::new(),
+                    newest_ns: i64::MIN,
+                    newest_bucket: i64::MIN,
+                    fetch_end_ns: i64::MIN,
+                    horizon_ns: i64::MIN,
+                    accepted: 0,
+                    dropped_late: 0,
+                    dropped_no_time: 0,
+                    filtered_out: 0,
+                }),
+                views: Mutex::new(Views::default()),
+                spec,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for MemorySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemorySource")
+            .field("spec", &self.inner.spec)
+            .field("bucket_width", &self.bucket_width())
+            .field("retention", &self.retention())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableQuery for MemorySource {
+    fn schema(&self) -> &Schema {
+        self.inner.spec.schema()
+    }
+
+    async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
+        self.fetch_now(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,116 @@
+//! Turns a merged aggregate plus the open buckets into the ordered, limited rows,
+//! materialising only the rows that can make the top N.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::accumulator::{Plan, Slot};
+use super::groups::{Groups, key_id};
+use crate::aggregate::Aggregate;
+use crate::error::Result;
+use crate::filter::Filter;
+use crate::schema::Row;
+use crate::value::Value;
+
+/// Keeps the best `limit` rows seen: a buffer of up to `2 × limit` rows, cut back to
+/// `limit` by quickselect when full; the worst kept row is then a threshold that most
+/// groups fail without being materialised. O(groups + limit · log limit).
+struct TopN<'a> {
+    plan: &'a Plan,
+    spec: &'a Aggregate,
+    filters: &'a [(usize, Filter)],
+    limit: Option<usize>,
+    rows: Vec<Row>,
+    threshold: Option<Row>,
+}
+
+impl TopN<'_> {
+    fn offer(&mut self, key: &[Value], slots: &[Slot]) -> Result<()> {
+        self.plan.check(slots, key)?;
+        for (i, f) in self.filters {
+            let passes = if *i < self.plan.dims {
+                f.matches(&key[*i])
+            } else {
+                f.matches(&self.plan.output(*i, key, slots))
+            };
+            if !passes {
+                return Ok(());
+            }
+        }
+        if let Some(t) = &self.threshold
+            && self.plan.cmp_with_row(key, slots, t.values()) != Ordering::Less
+        {
+            return Ok(());
+        }
+        self.rows.push(Row::new(self.plan.row(key, slots)));
+        if let Some(n) = self.limit
+            && self.rows.len() >= 2 * n
+        {
+            let spec = self.spec;
+            self.rows
+                .select_nth_unstable_by(n - 1, |a, b| spec.compare_rows(a, b));
+            self.rows.truncate(n);
+            self.threshold = Some(self.rows[n - 1].clone());
+        }
+        Ok(())
+    }
+}
+
+/// The table rows: `merged` combined with the `open` buckets, filtered by `filters`
+/// (output position, filter), in table order, at most `limit` rows (the spec's limit
+/// is applied too).
+pub(super) fn rows(
+    plan: &Plan,
+    spec: &Aggregate,
+    merged: &Groups,
+    open: &[Arc<Groups>],
+    filters: &[(usize, Filter)],
+    limit: Option<usize>,
+) -> Result<Vec<Row>> {
+    let limit = match (spec.limit(), limit) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut top = TopN {
+        plan,
+        spec,
+        filters,
+        limit,
+        rows: Vec::new(),
+        threshold: None,
+    };
+    if limit == Some(0) {
+        return Ok(Vec::new());
+    }
+
+    // Groups of the open buckets, combined with their merged state; those merged rows
+    // are then skipped.
+    let mut overlay = Groups::new(plan.stride());
+    let mut replaced = vec![false; if open.is_empty() { 0 } else { merged.len() }];
+    for bucket in open {
+        for row in 0..bucket.len() {
+            let key = bucket.key(row);
+            let before = overlay.len();
+            let r = overlay.row_or_insert(key, plan.init());
+            if r == before
+                && let Some(m) = merged.row_of(key_id(key))
+            {
+                overlay.slots_mut(r).clone_from_slice(merged.slots(m));
+                replaced[m] = true;
+            }
+            plan.merge(overlay.slots_mut(r), bucket.slots(row));
+        }
+    }
+
+    for r in 0..merged.len() {
+        if replaced.get(r) != Some(&true) {
+            top.offer(merged.key(r), merged.slots(r))?;
+        }
+    }
+    for r in 0..overlay.len() {
+        top.offer(overlay.key(r), overlay.slots(r))?;
+    }
+    let mut rows = top.rows;
+    spec.order_and_limit(&mut rows, limit);
+    Ok(rows)
+}

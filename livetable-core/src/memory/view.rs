@@ -1,0 +1,103 @@
+//! [`View`]: a merged aggregate over the closed buckets of one window length, kept up
+//! to date incrementally (a bucket is added once when it closes and subtracted once
+//! when it leaves the window) so that a fetch does not re-merge every bucket.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashSet;
+
+use super::accumulator::Plan;
+use super::groups::{Groups, key_id};
+
+/// The merged aggregate of some closed buckets.
+#[derive(Debug)]
+pub(super) struct View {
+    /// The window length, in buckets, this view serves.
+    pub(super) span: i64,
+    /// The bucket versions merged in: an `Arc` of each, so a bucket changed since (a
+    /// late event copies it on write) is noticed by pointer and its old version can
+    /// be subtracted exactly.
+    folded: BTreeMap<i64, Arc<Groups>>,
+    /// Sum of the folded buckets, per group.
+    pub(super) merged: Groups,
+    /// For least-recently-used eviction among views.
+    pub(super) last_used: u64,
+}
+
+impl View {
+    pub(super) fn new(span: i64, stride: usize) -> Self {
+        View {
+            span,
+            folded: BTreeMap::new(),
+            merged: Groups::new(stride),
+            last_used: 0,
+        }
+    }
+
+    /// Makes the view the sum of exactly `closed` (bucket index, version), sorted by
+    /// index.
+    pub(super) fn update(&mut self, plan: &Plan, closed: &[(i64, Arc<Groups>)]) {
+        let unchanged = closed
+            .iter()
+            .filter(|(i, b)| self.folded.get(i).is_some_and(|f| Arc::ptr_eq(f, b)))
+            .count();
+        let changes = (self.folded.len() - unchanged) + (closed.len() - unchanged);
+        if changes == 0 {
+            return;
+        }
+        if changes > closed.len() {
+            // Cheaper to start over (e.g. a window that jumped) than to walk the delta.
+            self.folded.clear();
+            self.merged.clear();
+        }
+
+        let mut stale = Vec::new();
+        self.folded.retain(|i, f| {
+            let keep = closed
+                .binary_search_by_key(i, |(j, _)| *j)
+                .is_ok_and(|p| Arc::ptr_eq(&closed[p].1, f));
+            if !keep {
+                stale.push(f.clone());
+            }
+            keep
+        });
+        let mut dirty = FxHashSet::default();
+        for bucket in &stale {
+            for row in 0..bucket.len() {
+                let id = key_id(bucket.key(row));
+                let Some(r) = self.merged.row_of(id) else {
+                    continue;
+                };
+                if plan.subtract(self.merged.slots_mut(r), bucket.slots(row)) {
+                    dirty.insert(id);
+                }
+                if Plan::events(self.merged.slots(r)) == 0 {
+                    self.merged.remove(r);
+                }
+            }
+        }
+        for (i, bucket) in closed {
+            if self.folded.contains_key(i) {
+                continue;
+            }
+            for row in 0..bucket.len() {
+                let r = self.merged.row_or_insert(bucket.key(row), plan.init());
+                plan.merge(self.merged.slots_mut(r), bucket.slots(row));
+            }
+            self.folded.insert(*i, bucket.clone());
+        }
+        // A min/max that left with a bucket: recompute it from the folded buckets.
+        for id in dirty {
+            let Some(r) = self.merged.row_of(id) else {
+                continue;
+            };
+            plan.reset_extremes(self.merged.slots_mut(r));
+            for bucket in self.folded.values() {
+                if let Some(br) = bucket.row_of(id) {
+                    plan.merge_extremes(self.merged.slots_mut(r), bucket.slots(br));
+                }
+            }
+        }
+    }
+}
