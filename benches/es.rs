@@ -1,0 +1,2 @@
+//! Elasticsearch request building and response parsing (being written).
+fn main() {}
