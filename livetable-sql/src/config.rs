@@ -1,0 +1,158 @@
+//! [`PgConfig`]: the plain, serialisable connection settings.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Connection settings for [`PgBackend`](crate::PgBackend), e.g. from a config file.
+///
+/// Every field has a default, so a file only names what it changes. `Debug` hides the
+/// password, whether it is in the URL's user info or in a `password=` parameter.
+///
+/// ```
+/// use livetable_sql::PgConfig;
+/// let config: PgConfig = serde_json::from_str(
+///     r#"{"url": "postgres://app:s3cret@db/metrics", "statement_timeout": 5}"#,
+/// ).unwrap();
+/// assert_eq!(config.max_connections, 4);
+/// assert!(!format!("{config:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PgConfig {
+    /// A `postgres://user:password@host:port/database?param=value` URL.
+    pub url: String,
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a fetch waits for a connection (including connecting) before failing
+    /// as unavailable, in seconds.
+    #[serde(with = "secs")]
+    pub connect_timeout: Duration,
+    /// The server-side `statement_timeout`, in seconds; `None` keeps the server's.
+    #[serde(with = "opt_secs")]
+    pub statement_timeout: Option<Duration>,
+    /// The `application_name` the server shows in `pg_stat_activity`.
+    pub application_name: String,
+}
+
+impl Default for PgConfig {
+    fn default() -> Self {
+        PgConfig {
+            url: String::new(),
+            max_connections: 4,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(30)),
+            application_name: "livetable".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("application_name", &self.application_name)
+            .finish()
+    }
+}
+
+/// The URL with any password replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    // `scheme://user:password@host`: the user info ends at the last `@` of the
+    // authority, which ends at the first `/`, `?` or `#` after `://`.
+    if let Some(scheme_end) = out.find("://") {
+        let auth_start = scheme_end + 3;
+        let auth_end = out[auth_start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| auth_start + i);
+        if let Some(at) = out[auth_start..auth_end].rfind('@') {
+            let userinfo = auth_start..auth_start + at;
+            if let Some(colon) = out[userinfo.clone()].find(':') {
+                out.replace_range(userinfo.start + colon + 1..userinfo.end, "***");
+            }
+        }
+    }
+    // `?password=...` in the query string.
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", query.join("&"));
+    }
+    out
+}
+
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|s| Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_user_info_and_query_passwords() {
+        assert_eq!(
+            redact_url("postgres://app:p@ss:w@rd@db:5432/x?sslmode=require"),
+            "postgres://app:***@db:5432/x?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/x?user=a&password=hunter2&sslmode=disable"),
+            "postgres://db/x?user=a&password=***&sslmode=disable"
+        );
+        assert_eq!(
+            redact_url("postgres://root@127.0.0.1/test"),
+            "postgres://root@127.0.0.1/test"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let config = PgConfig {
+            url: "postgres://app:topsecret@db/metrics".into(),
+            ..PgConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert!(shown.contains("app:***@db"), "{shown}");
+    }
+}

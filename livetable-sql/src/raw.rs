@@ -1,0 +1,182 @@
+//! [`PgRawQuery`]: the user's own SQL statement as a [`TableQuery`].
+
+use std::sync::Arc;
+
+use livetable_core::{Column, Error, FetchContext, Fetched, Result, Schema, TableQuery};
+use sqlx::postgres::{PgArguments, PgPool, PgTypeInfo};
+use sqlx::{
+    Arguments as _, AssertSqlSafe, Column as _, Executor as _, SqlSafeStr as _, Statement as _,
+};
+
+use crate::decode::{decode_row, infer_type, unsupported_type};
+
+/// Configures a [`PgRawQuery`]: declare its schema with [`schema`](Self::schema) and
+/// [`build`](Self::build), or let [`infer`](Self::infer) read it from the statement's
+/// result columns.
+///
+/// ```no_run
+/// use livetable_sql::PgBackend;
+/// # async fn run(pg: PgBackend) -> livetable_core::Result<()> {
+/// let per_host = pg
+///     .raw("SELECT host, count(*) AS requests FROM access_log \
+///           WHERE ts >= $1 AND ts < $2 GROUP BY host")
+///     .dimensions(["host"])
+///     .infer()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct PgRawBuilder {
+    pool: PgPool,
+    sql: String,
+    schema: Option<Schema>,
+    dimensions: Option<Vec<String>>,
+}
+
+impl PgRawBuilder {
+    pub(crate) fn new(pool: PgPool, sql: String) -> Self {
+        PgRawBuilder {
+            pool,
+            sql,
+            schema: None,
+            dimensions: None,
+        }
+    }
+
+    /// Declares the schema: one column per result column, in order.
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.schema = Some(schema);
+        self
+    }
+
+    /// For [`infer`](Self::infer): the result columns that form the row key. Without
+    /// it, non-numeric columns are dimensions and numeric ones metrics.
+    pub fn dimensions<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.dimensions = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Builds with the declared schema, without contacting the database. Cells are
+    /// converted to the declared types on each fetch.
+    pub fn build(self) -> Result<PgRawQuery> {
+        let schema = self.schema.ok_or_else(|| {
+            Error::invalid_spec(
+                "a raw statement needs a schema; declare one with .schema(..) or use .infer()",
+            )
+        })?;
+        Ok(PgRawQuery::new(self.pool, self.sql, schema))
+    }
+
+    /// Prepares the statement and infers the schema from its result columns (names and
+    /// types; see [`dimensions`](Self::dimensions) for roles). A declared schema is
+    /// checked against the statement instead.
+    pub async fn infer(self) -> Result<PgRawQuery> {
+        // `$1`/`$2` are declared timestamptz so the server need not guess their type.
+        let params = [
+            PgTypeInfo::with_name("timestamptz"),
+            PgTypeInfo::with_name("timestamptz"),
+        ];
+        let statement = self
+            .pool
+            .prepare_with(AssertSqlSafe(self.sql.as_str()).into_sql_str(), &params)
+            .await
+            .map_err(crate::error::map)?;
+        let described: Vec<(String, PgTypeInfo)> = statement
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_owned(), c.type_info().clone()))
+            .collect();
+        if let Some(schema) = self.schema {
+            if schema.len() != described.len() {
+                return Err(Error::invalid_spec(format!(
+                    "the statement returns {} columns but the declared schema has {}",
+                    described.len(),
+                    schema.len()
+                )));
+            }
+            return Ok(PgRawQuery::new(self.pool, self.sql, schema));
+        }
+        if let Some(dims) = &self.dimensions {
+            for d in dims {
+                if !described.iter().any(|(n, _)| n == d) {
+                    let names: Vec<String> =
+                        described.iter().map(|(n, _)| format!("`{n}`")).collect();
+                    return Err(Error::invalid_spec(format!(
+                        "dimension `{d}` is not a result column; the statement returns {}",
+                        names.join(", ")
+                    ))
+                    .with_context("column", d));
+                }
+            }
+        }
+        let mut columns = Vec::with_capacity(described.len());
+        for (name, type_info) in &described {
+            let t = infer_type(type_info).ok_or_else(|| unsupported_type(name, type_info))?;
+            let is_dimension = match &self.dimensions {
+                Some(dims) => dims.contains(name),
+                None => !t.is_numeric(),
+            };
+            columns.push(if is_dimension {
+                Column::dimension(name, t)
+            } else {
+                Column::metric(name, t)
+            });
+        }
+        let schema = Schema::new(columns)?;
+        Ok(PgRawQuery::new(self.pool, self.sql, schema))
+    }
+}
+
+/// A statement written by the user, run on each fetch with the window's start and end
+/// bound as `$1` and `$2`. Viewer filters and limits are left to the runtime. Made by
+/// [`PgBackend::raw`](crate::PgBackend::raw).
+#[derive(Debug, Clone)]
+pub struct PgRawQuery {
+    pool: PgPool,
+    sql: Arc<str>,
+    schema: Schema,
+}
+
+impl PgRawQuery {
+    fn new(pool: PgPool, sql: String, schema: Schema) -> Self {
+        PgRawQuery {
+            pool,
+            sql: sql.into(),
+            schema,
+        }
+    }
+
+    /// The statement.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
+
+impl TableQuery for PgRawQuery {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
+        let mut args = PgArguments::default();
+        let bound = args
+            .add(ctx.window.start)
+            .and_then(|()| args.add(ctx.window.end));
+        bound.map_err(|e| {
+            Error::new(
+                livetable_core::ErrorKind::Unexpected,
+                format!("cannot bind the window: {e}"),
+            )
+        })?;
+        // The user wrote this statement; it is theirs to audit. Values are parameters.
+        let rows = sqlx::query_with(AssertSqlSafe(self.sql.clone()), args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(crate::error::map)?;
+        let rows = rows
+            .iter()
+            .map(|r| decode_row(r, &self.schema))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Fetched::new(rows))
+    }
+}
