@@ -70,6 +70,11 @@ pub(crate) fn filter_json(f: &Filter) -> Result<Json> {
                 }}),
             }
         }
+        Filter::Range { column, gte, lt }
+            if matches!(gte, Some(Value::Ip(_))) || matches!(lt, Some(Value::Ip(_))) =>
+        {
+            ip_range(column, gte.as_ref(), lt.as_ref())
+        }
         Filter::Range { column, gte, lt } => {
             let bound = |v: &Value| match v {
                 Value::Timestamp(t) => Ok(json!(time_bound(*t))),
@@ -85,6 +90,49 @@ pub(crate) fn filter_json(f: &Filter) -> Result<Json> {
             json!({"range": {column: r}})
         }
     })
+}
+
+/// An IP range with livetable's order (every IPv4 address before every IPv6 one).
+/// Elasticsearch orders addresses by their 16-byte form, where IPv4 sits in the
+/// `::ffff:0:0/96` block — after `::1`, before `2001:db8::` — so a range whose bounds
+/// are of different families, or a one-sided one, is split by family: the IPv4 part is
+/// closed inside the IPv4 block, the IPv6 part excludes that block.
+fn ip_range(column: &str, gte: Option<&Value>, lt: Option<&Value>) -> Json {
+    const V4_FIRST: &str = "0.0.0.0";
+    const V4_LAST: &str = "255.255.255.255";
+    let v4 = |v: Option<&Value>| match v {
+        Some(Value::Ip(ip)) if ip.is_ipv4() => Some(ip.to_string()),
+        _ => None,
+    };
+    let v6 = |v: Option<&Value>| match v {
+        Some(Value::Ip(ip)) if ip.is_ipv6() => Some(ip.to_string()),
+        _ => None,
+    };
+    let v4_block = json!({"range": {column: {"gte": V4_FIRST, "lte": V4_LAST}}});
+    // IPv4 addresses match when the lower bound is absent or IPv4.
+    let v4_part = (gte.is_none() || v4(gte).is_some()).then(|| {
+        let lo = v4(gte).unwrap_or_else(|| V4_FIRST.to_owned());
+        match v4(lt) {
+            Some(hi) => json!({"range": {column: {"gte": lo, "lt": hi}}}),
+            None => json!({"range": {column: {"gte": lo, "lte": V4_LAST}}}),
+        }
+    });
+    // IPv6 addresses match when the upper bound is absent or IPv6.
+    let v6_part = (lt.is_none() || v6(lt).is_some()).then(|| {
+        let mut r = serde_json::Map::new();
+        r.insert("gte".into(), json!(v6(gte).unwrap_or_else(|| "::".to_owned())));
+        if let Some(hi) = v6(lt) {
+            r.insert("lt".into(), json!(hi));
+        }
+        json!({"bool": {"filter": [{"range": {column: r}}], "must_not": [v4_block]}})
+    });
+    match (v4_part, v6_part) {
+        (Some(a), Some(b)) => json!({"bool": {"should": [a, b], "minimum_should_match": 1}}),
+        (Some(a), None) => a,
+        (None, Some(b)) => b,
+        // gte is IPv6 and lt IPv4: empty in livetable's order.
+        (None, None) => json!({"bool": {"must_not": [{"match_all": {}}]}}),
+    }
 }
 
 /// `{"bool": {"filter": [window, static filters…, viewer filters…]}}`.
