@@ -24,6 +24,7 @@ pub(crate) struct Recorded {
     pub(crate) path: String,
     pub(crate) query: Option<String>,
     pub(crate) content_type: Option<String>,
+    pub(crate) authorization: Option<String>,
     /// The parsed body (`Null` when empty). A body that is not JSON fails the test.
     pub(crate) body: Json,
 }
@@ -99,6 +100,10 @@ async fn handle(
         query: uri.query().map(str::to_owned),
         content_type: headers
             .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        authorization: headers
+            .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         body: parsed,
