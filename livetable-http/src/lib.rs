@@ -1,1 +1,177 @@
-//! axum adapter for livetable (in progress: see the issue tracker).
+//! # livetable-http
+//!
+//! The [axum] adapter of livetable: a [`Router`] that serves the tables of a
+//! [`Catalog`] as JSON, CSV, server-sent events and a self-contained live page. Nest it
+//! under any path; every link of the page is relative.
+//!
+//! ```no_run
+//! # async fn run(catalog: livetable_core::Catalog) -> std::io::Result<()> {
+//! let app = axum::Router::new().nest("/tcpdump", livetable_http::router(catalog));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! livetable_http::serve(listener, app, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await
+//! # }
+//! ```
+//!
+//! # Endpoints
+//! Relative to where the router is nested (an OpenAPI description is in
+//! `livetable-http/openapi.yaml`):
+//!
+//! | method and path | answer |
+//! |---|---|
+//! | `GET /` | the live page (`?table=name` picks a table; other parameters as below) |
+//! | `GET /api/tables` | `{"tables":[…]}`: each table's name, title, schema, default and allowed windows, refresh interval, default order and formatting rules |
+//! | `GET /api/tables/{name}` | the current snapshot as JSON: `schema`, `rows` (arrays in schema order), `version`, `window`, `taken_at`, `fetch_ms`, `approximate`, `partial`, `status` |
+//! | `GET /api/tables/{name}.csv` | the same rows as CSV (a header of column names) |
+//! | `GET /api/tables/{name}/stream` | server-sent events: `snapshot` first, then a `patch` per version; see below |
+//!
+//! The snapshot, CSV and stream endpoints take view parameters in the query string:
+//! `window=15m` (one of the table's allowed windows) and filters on dimension columns,
+//! `protocol=TCP`, a repeated key for several values (`port=80&port=443`). See
+//! [`parse_view_params`]. Viewers asking for the same parameters share one live view, so
+//! the store sees one query per refresh however many people watch.
+//!
+//! ## The stream
+//! Each event has `event: snapshot` or `event: patch`, `id: <epoch>.<version>` and
+//! one `data:` line of JSON. A patch (`from_version`, `to_version`, `inserted` rows,
+//! `updated` rows, `removed` keys — the dimension values in schema order — and the new
+//! `window`, `taken_at`, `fetch_ms`, `status`) applies to the version before it; a
+//! status change (fresh ↔ stale) is a patch without row changes. A client reconnecting
+//! with `Last-Event-ID` gets only the patches it missed when the table still holds
+//! them, or a fresh snapshot. Comment lines keep the connection alive (every 15 s by
+//! default).
+//!
+//! ## Status
+//! `{"state":"loading"}`, `{"state":"fresh"}`, or
+//! `{"state":"stale","since":…,"error":{"kind":…,"message":…,"retryable":…}}` while the
+//! source fails: the rows are then the last good ones.
+//!
+//! ## Errors
+//! A JSON body `{"error":{"kind":…,"message":…}}`: 400 for a bad parameter (the
+//! message says what is allowed), 401 without a valid token, 404 for an unknown table
+//! or path, 405 for a method other than GET, 429 when a table has too many live
+//! views, 503/504/500 when the store fails — those never carry the store's message, which
+//! may name hosts or statements; it goes to the log.
+//!
+//! ## Authentication
+//! Off by default. With [`Options::token`], every route needs the token:
+//! `Authorization: Bearer <token>` for API clients; a browser opens the page once with
+//! `?token=<token>`, which is exchanged for an `HttpOnly`, `SameSite=Strict` cookie and
+//! a redirect without the token. Comparison is constant-time.
+
+mod api;
+mod auth;
+mod encode;
+mod error;
+mod page;
+mod params;
+mod serve;
+mod sse;
+mod state;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::get;
+use livetable_core::{Catalog, Result};
+
+pub use error::ApiError;
+pub use params::parse_view_params;
+pub use serve::serve;
+
+/// The router for `catalog` with default [`Options`] (no authentication).
+///
+/// ```
+/// use livetable_core::Catalog;
+/// let app: axum::Router = axum::Router::new().nest("/tables", livetable_http::router(Catalog::new()));
+/// ```
+pub fn router(catalog: Catalog) -> Router {
+    Options::default().router(catalog)
+}
+
+/// Settings of the router.
+///
+/// ```
+/// use livetable_core::Catalog;
+/// let router = livetable_http::Options::default()
+///     .token("0123456789abcdef0123456789abcdef")?
+///     .router(Catalog::new());
+/// # Ok::<(), livetable_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    token: Option<auth::Token>,
+    keep_alive: Duration,
+    retry: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            token: None,
+            keep_alive: Duration::from_secs(15),
+            retry: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Options {
+    /// Requires this token on every route. It must be 16 to 512 characters of
+    /// letters, digits and punctuation other than `; , " \ % + &` (so it travels
+    /// unchanged in a header, a query string and a cookie).
+    pub fn token(mut self, token: impl AsRef<str>) -> Result<Self> {
+        self.token = Some(auth::Token::new(token.as_ref())?);
+        Ok(self)
+    }
+
+    /// How often an idle event stream sends a keep-alive comment (default 15 s).
+    pub fn keep_alive(mut self, every: Duration) -> Self {
+        self.keep_alive = every;
+        self
+    }
+
+    /// How long a disconnected browser waits before reconnecting (default 2 s; sent as
+    /// the stream's `retry:` field).
+    pub fn reconnect_after(mut self, delay: Duration) -> Self {
+        self.retry = delay;
+        self
+    }
+
+    /// Builds the router.
+    pub fn router(self, catalog: Catalog) -> Router {
+        let state = state::AppState::new(catalog, self.keep_alive, self.retry);
+        let router = Router::new()
+            .route("/", get(page::index))
+            .route("/assets/{file}", get(page::asset))
+            .route("/api/tables", get(api::list))
+            .route("/api/tables/{name}", get(api::snapshot))
+            .route("/api/tables/{name}/stream", get(sse::stream))
+            .fallback(error::not_found)
+            .method_not_allowed_fallback(error::method_not_allowed)
+            .with_state(state);
+        let router = match self.token {
+            Some(token) => router.layer(middleware::from_fn_with_state(token, auth::require)),
+            None => router,
+        };
+        router.layer(middleware::map_response(security_headers))
+    }
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}

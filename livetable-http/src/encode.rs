@@ -1,0 +1,89 @@
+//! JSON encodings of shared snapshots and patches, made once and reused by every
+//! response and stream that sends the same `Arc`: with a thousand viewers on a table,
+//! each patch is serialised once, not a thousand times.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, Weak};
+
+use livetable_core::{Error, ErrorKind, Result};
+use serde::Serialize;
+
+/// The encodings of the last few distinct items, recognised by identity.
+pub(crate) struct EncodeCache<T> {
+    // Std mutex: held for a short scan, never across an `.await`.
+    slots: Mutex<VecDeque<(Weak<T>, Arc<str>)>>,
+    capacity: usize,
+}
+
+impl<T> std::fmt::Debug for EncodeCache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodeCache")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Serialize> EncodeCache<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        EncodeCache {
+            slots: Mutex::new(VecDeque::with_capacity(capacity)),
+            capacity,
+        }
+    }
+
+    /// The JSON of `item`, from the cache when this very `Arc` was encoded before.
+    pub(crate) fn json(&self, item: &Arc<T>) -> Result<Arc<str>> {
+        if let Some(hit) = self.lookup(item) {
+            return Ok(hit);
+        }
+        // Encode outside the lock; two tasks may race to encode the same item, which
+        // is harmless.
+        let json: Arc<str> = serde_json::to_string(item.as_ref())
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Unexpected,
+                    format!("cannot encode an update as JSON: {e}"),
+                )
+            })?
+            .into();
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.len() >= self.capacity {
+            slots.pop_front();
+        }
+        slots.push_back((Arc::downgrade(item), json.clone()));
+        Ok(json)
+    }
+
+    fn lookup(&self, item: &Arc<T>) -> Option<Arc<str>> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        // A live `Weak` that upgrades to this very allocation is the same item; a dead
+        // one may share the address of a newer item, hence the upgrade.
+        slots
+            .iter()
+            .rev()
+            .find(|(w, _)| w.upgrade().is_some_and(|a| Arc::ptr_eq(&a, item)))
+            .map(|(_, json)| json.clone())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_arc_is_encoded_once_and_others_are_not_confused() {
+        let cache = EncodeCache::new(2);
+        let a = Arc::new(vec![1, 2]);
+        let first = cache.json(&a).unwrap();
+        let again = cache.json(&a).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let b = Arc::new(vec![1, 2]); // equal value, another item
+        let other = cache.json(&b).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(&*other, "[1,2]");
+        drop(a);
+        let c = Arc::new(vec![3]);
+        assert_eq!(&*cache.json(&c).unwrap(), "[3]");
+    }
+}

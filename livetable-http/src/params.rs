@@ -1,0 +1,109 @@
+//! Query string → [`ViewParams`].
+//!
+//! The syntax, the same for the JSON, CSV and stream endpoints:
+//!
+//! | query | meaning |
+//! |---|---|
+//! | `window=15m` | the window length, one of the table's allowed windows (`15m`, `1h`, `90s`, `1h 30m`) |
+//! | `protocol=TCP` | only rows whose dimension `protocol` is `TCP` |
+//! | `protocol=TCP&protocol=UDP` | a repeated key: rows whose `protocol` is any of the values |
+//!
+//! Every key other than `window` names a dimension column; values are written as text
+//! and converted to the column's type (numbers, `true`/`false`, RFC 3339 timestamps, IP
+//! addresses), so `source_ip=10.0.0.1&source_ip=10.0.0.2` filters on two addresses.
+//! Values are percent-encoded as usual (`+` is a space). Validation (allowed windows,
+//! dimension names, value types) happens in [`Table::view`](livetable_core::Table::view);
+//! each mistake is a 400 whose message says what is allowed.
+
+use livetable_core::{Error, Filter, Result, Value, ViewParams, parse_window};
+
+/// The most filter values one request may carry: a bound on the work one URL can ask.
+const MAX_VALUES: usize = 1024;
+
+/// Parses a raw query string (without the `?`) into view parameters.
+///
+/// ```
+/// # use livetable_http::parse_view_params;
+/// let params = parse_view_params(Some("window=15m&protocol=TCP&port=80&port=443"))?;
+/// assert_eq!(params.window, Some(std::time::Duration::from_secs(900)));
+/// assert_eq!(params.filters.len(), 2);
+/// # Ok::<(), livetable_core::Error>(())
+/// ```
+pub fn parse_view_params(query: Option<&str>) -> Result<ViewParams> {
+    let mut params = ViewParams::default();
+    // (column, values) in order of first appearance.
+    let mut columns: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut count = 0usize;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if key == "window" {
+            if params.window.is_some() {
+                return Err(Error::invalid_parameter(
+                    "`window` is given twice; give one window such as `window=15m`",
+                )
+                .with_context("parameter", "window"));
+            }
+            params.window = Some(parse_window(&value)?);
+            continue;
+        }
+        if key.is_empty() {
+            return Err(Error::invalid_parameter(
+                "a query parameter has no name; write `column=value` or `window=15m`",
+            ));
+        }
+        count += 1;
+        if count > MAX_VALUES {
+            return Err(Error::invalid_parameter(format!(
+                "too many filter values (more than {MAX_VALUES}); narrow the filter"
+            )));
+        }
+        let value = Value::Text(value.into_owned());
+        match columns.iter_mut().find(|(c, _)| *c == key) {
+            Some((_, values)) => values.push(value),
+            None => columns.push((key.into_owned(), vec![value])),
+        }
+    }
+    for (column, mut values) in columns {
+        let filter = if values.len() == 1 {
+            Filter::eq(column, values.remove(0))
+        } else {
+            Filter::is_in(column, values)
+        };
+        params = params.with_filter(filter);
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use livetable_core::ErrorKind;
+
+    #[test]
+    fn repeated_keys_become_in_filters() {
+        let p = parse_view_params(Some("a=1&b=x%20y&a=2&b=z")).unwrap();
+        assert_eq!(p.window, None);
+        assert_eq!(p.filters, vec![
+            Filter::is_in("a", ["1", "2"]),
+            Filter::is_in("b", ["x y", "z"]),
+        ]);
+        let p = parse_view_params(Some("c=+")).unwrap();
+        assert_eq!(p.filters, vec![Filter::eq("c", " ")]);
+    }
+
+    #[test]
+    fn empty_query_is_the_default_view() {
+        assert_eq!(parse_view_params(None).unwrap(), ViewParams::default());
+        assert_eq!(parse_view_params(Some("")).unwrap(), ViewParams::default());
+    }
+
+    #[test]
+    fn mistakes_are_invalid_parameters() {
+        for bad in ["window=soon", "window=1h&window=2h", "=x"] {
+            let e = parse_view_params(Some(bad)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidParameter, "{bad}");
+        }
+        let many = vec!["a=1"; MAX_VALUES + 1].join("&");
+        assert!(parse_view_params(Some(&many)).is_err());
+    }
+}

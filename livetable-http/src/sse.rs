@@ -1,0 +1,133 @@
+//! `GET api/tables/{name}/stream`: server-sent events.
+//!
+//! Events, each with `id: <epoch>.<version>`:
+//! - `snapshot`: the whole table ([`Snapshot`](livetable_core::Snapshot) as JSON) —
+//!   first, and again whenever the client fell too far behind;
+//! - `patch`: the change to the next version ([`Patch`](livetable_core::Patch) as
+//!   JSON): inserted rows, updated rows, removed keys, and the new status, so a status
+//!   change (fresh ↔ stale) is a patch too.
+//!
+//! A client reconnecting with `Last-Event-ID` (browsers do it by themselves) receives
+//! only the patches it missed while the table still holds them, and a fresh snapshot
+//! otherwise. The epoch is drawn when the process starts: an id from an earlier process
+//! (whose versions mean something else) always gets a snapshot. Comments are sent as
+//! keep-alives, and the stream ends when the server shuts down through
+//! [`serve`](crate::serve).
+
+use std::convert::Infallible;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use livetable_core::{Subscription, Update};
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Told to every stream when the server shuts down.
+#[derive(Clone, Debug)]
+pub(crate) struct Closing(pub(crate) watch::Receiver<bool>);
+
+/// This process's epoch: event ids from another process are not resumed.
+fn epoch() -> &'static str {
+    static EPOCH: OnceLock<String> = OnceLock::new();
+    EPOCH.get_or_init(|| {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{:x}", (nanos as u64) ^ u64::from(std::process::id()).rotate_left(40))
+    })
+}
+
+/// The event id of a version.
+pub(crate) fn event_id(version: u64) -> String {
+    format!("{}.{version}", epoch())
+}
+
+/// The version in a `Last-Event-ID` of this process, if it is one.
+fn resume_version(headers: &HeaderMap) -> Option<u64> {
+    let id = headers.get("last-event-id")?.to_str().ok()?;
+    let (e, version) = id.trim().rsplit_once('.')?;
+    (e == epoch()).then(|| version.parse().ok()).flatten()
+}
+
+struct StreamState {
+    subscription: Subscription,
+    app: AppState,
+    closing: Option<watch::Receiver<bool>>,
+    first: bool,
+}
+
+/// Opens the stream.
+pub(crate) async fn stream(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    closing: Option<Extension<Closing>>,
+) -> Result<Response, ApiError> {
+    let (_, live) = app.view(&name, query.as_deref())?;
+    let subscription = match resume_version(&headers) {
+        Some(version) => live.subscribe_from(version),
+        None => live.subscribe(),
+    };
+    let keep_alive = app.keep_alive;
+    let state = StreamState {
+        subscription,
+        app,
+        closing: closing.map(|Extension(Closing(rx))| rx),
+        first: true,
+    };
+    let events = stream::unfold(state, |mut st| async move {
+        let update = match st.closing.as_mut() {
+            Some(closing) => tokio::select! {
+                update = st.subscription.next() => update,
+                _ = closing.wait_for(|c| *c) => None,
+            },
+            None => st.subscription.next().await,
+        }?;
+        let event = match encode(&st.app, &update) {
+            Ok(event) => event,
+            Err(e) => {
+                // Cannot happen with well-formed values; end the stream so the client
+                // reconnects and starts from a snapshot.
+                warn!(error = %e, "cannot encode an update; closing the stream");
+                return None;
+            }
+        };
+        let event = if st.first {
+            st.first = false;
+            event.retry(st.app.retry)
+        } else {
+            event
+        };
+        Some((Ok::<_, Infallible>(event), st))
+    });
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(keep_alive))
+        .into_response();
+    // Proxies such as nginx must pass events on at once.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+fn encode(app: &AppState, update: &Update) -> livetable_core::Result<Event> {
+    let (name, json) = match update {
+        Update::Snapshot(s) => ("snapshot", app.snapshots.json(s)?),
+        Update::Patch(p) => ("patch", app.patches.json(p)?),
+    };
+    Ok(Event::default()
+        .event(name)
+        .id(event_id(update.version()))
+        .data(&*json))
+}
