@@ -58,4 +58,7 @@ pub use backend::PgBackend;
 pub use builder::PgBuilder;
 pub use config::PgConfig;
 pub use raw::{PgRawBuilder, PgRawQuery};
+/// The `sqlx` this crate is built on, to build pools or run statements with the
+/// matching version.
+pub use sqlx;
 pub use sqlx::postgres::PgPool;
