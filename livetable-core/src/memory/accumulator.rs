@@ -346,7 +346,9 @@ impl Plan {
         let m = &self.metrics[i];
         let s = &slots[m.slot];
         match (m.kind, s) {
-            (MetricKind::Count, Slot::Count(n)) => Value::Int(i64::try_from(*n).unwrap_or(i64::MAX)),
+            (MetricKind::Count, Slot::Count(n)) => {
+                Value::Int(i64::try_from(*n).unwrap_or(i64::MAX))
+            }
             (MetricKind::CountDistinct, Slot::Distinct(set)) => {
                 Value::Int(i64::try_from(set.len()).unwrap_or(i64::MAX))
             }

@@ -120,7 +120,8 @@ impl Groups {
         self.index.remove(&key_id(&self.keys[row]));
         if row != last {
             for i in 0..self.stride {
-                self.slots.swap(row * self.stride + i, last * self.stride + i);
+                self.slots
+                    .swap(row * self.stride + i, last * self.stride + i);
             }
             self.keys.swap(row, last);
             self.index.insert(key_id(&self.keys[row]), row as u32);

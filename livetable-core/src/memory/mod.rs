@@ -307,13 +307,20 @@ impl MemorySource {
                 bucket_entries: s.buckets.values().map(|b| b.len()).sum(),
                 ..MemoryStats::default()
             };
-            (stats, s.buckets.values().map(|b| b.heap_bytes()).sum::<usize>())
+            (
+                stats,
+                s.buckets.values().map(|b| b.heap_bytes()).sum::<usize>(),
+            )
         };
         let views = lock(&self.inner.views);
         stats.views = views.views.len();
         stats.merged_entries = views.views.iter().map(|v| v.merged.len()).sum();
-        stats.table_bytes =
-            table_bytes + views.views.iter().map(|v| v.merged.heap_bytes()).sum::<usize>();
+        stats.table_bytes = table_bytes
+            + views
+                .views
+                .iter()
+                .map(|v| v.merged.heap_bytes())
+                .sum::<usize>();
         stats
     }
 
