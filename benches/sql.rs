@@ -1,0 +1,220 @@
+//! livetable-sql on the reference workload (`shared/reference/workload.md`).
+//!
+//! Run with: `cargo bench --bench sql --features sql` (PostgreSQL at `DATABASE_URL`,
+//! default `postgres://root@127.0.0.1/test`; about a minute, plus ~30 s the first time
+//! to load the table).
+//!
+//! 1,000,000 packets of the past hour (seed 42, ending 2026-01-01T12:00Z) are loaded
+//! once into `livetable_bench.packets_1m` (batched `INSERT … SELECT FROM UNNEST`, then
+//! `ANALYZE`); a later run reuses the table when its comment says it holds the same
+//! data. Then, in the same run:
+//! - `sql/5dim_top500/livetable_sql`: `PgAggregate::fetch` of the 5-dimension top-500
+//!   table (render the statement, run it, decode every cell into `Value`s);
+//! - `sql/5dim_top500/sqlx_direct`: the same SQL text with the same parameters through
+//!   `sqlx::query_with(..).fetch_all` (the baseline: no rendering, no decoding).
+//!
+//! Besides criterion's report, an interleaved run (the two paths alternating, so drift
+//! on a shared machine hits both alike) prints the medians and their ratio.
+#![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use livetable::sql::PgBackend;
+use livetable::sql::sqlx::{self, Arguments, AssertSqlSafe, postgres::PgArguments};
+use livetable::{FetchContext, TableQuery, Window};
+use livetable_testkit::workload::{Workload, five_dim_spec};
+
+const SEED: u64 = 42;
+const PACKETS: usize = 1_000_000;
+const TABLE: &str = "livetable_bench.packets_1m";
+const BATCH: usize = 50_000;
+/// Rounds of the interleaved comparison.
+const ROUNDS: usize = 11;
+
+fn end() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+}
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into())
+}
+
+/// What the table comment records, so a later run can reuse the loaded table.
+fn marker() -> String {
+    format!(
+        "livetable bench: workload seed {SEED}, {PACKETS} packets ending {}",
+        end().to_rfc3339()
+    )
+}
+
+async fn exec(pg: &PgBackend, sql: &str) {
+    sqlx::query(AssertSqlSafe(sql.to_owned()))
+        .execute(pg.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Loads the packets unless the table already holds them.
+async fn load(pg: &PgBackend) {
+    let comment: Option<String> =
+        sqlx::query_scalar("SELECT obj_description(to_regclass($1), 'pg_class')")
+            .bind(TABLE)
+            .fetch_one(pg.pool())
+            .await
+            .unwrap();
+    if comment.as_deref() == Some(marker().as_str()) {
+        println!("reusing {TABLE} ({})", marker());
+        return;
+    }
+    let started = Instant::now();
+    exec(pg, "CREATE SCHEMA IF NOT EXISTS livetable_bench").await;
+    exec(pg, &format!("DROP TABLE IF EXISTS {TABLE}")).await;
+    exec(
+        pg,
+        &format!(
+            "CREATE TABLE {TABLE} (ts timestamptz NOT NULL, source_ip inet, source_port int4, \
+             destination_ip inet, destination_port int4, protocol text, size int4)"
+        ),
+    )
+    .await;
+    let packets = Workload::new(SEED).generate(PACKETS, end());
+    let insert = format!(
+        "INSERT INTO {TABLE} SELECT * FROM UNNEST($1::timestamptz[], $2::inet[], $3::int4[], \
+         $4::inet[], $5::int4[], $6::text[], $7::int4[])"
+    );
+    for chunk in packets.chunks(BATCH) {
+        let mut args = PgArguments::default();
+        args.add(chunk.iter().map(|p| p.ts).collect::<Vec<_>>())
+            .unwrap();
+        args.add(chunk.iter().map(|p| p.source_ip).collect::<Vec<IpAddr>>())
+            .unwrap();
+        args.add(
+            chunk
+                .iter()
+                .map(|p| i32::from(p.source_port))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        args.add(
+            chunk
+                .iter()
+                .map(|p| p.destination_ip)
+                .collect::<Vec<IpAddr>>(),
+        )
+        .unwrap();
+        args.add(
+            chunk
+                .iter()
+                .map(|p| i32::from(p.destination_port))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        args.add(chunk.iter().map(|p| p.protocol).collect::<Vec<&str>>())
+            .unwrap();
+        args.add(chunk.iter().map(|p| p.size as i32).collect::<Vec<_>>())
+            .unwrap();
+        sqlx::query_with(AssertSqlSafe(insert.clone()), args)
+            .execute(pg.pool())
+            .await
+            .unwrap();
+    }
+    exec(pg, &format!("ANALYZE {TABLE}")).await;
+    exec(pg, &format!("COMMENT ON TABLE {TABLE} IS '{}'", marker())).await;
+    println!(
+        "loaded {PACKETS} packets into {TABLE} in {:.1?}",
+        started.elapsed()
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pg = rt.block_on(async {
+        let pg = PgBackend::builder()
+            .url(database_url())
+            .max_connections(1)
+            .statement_timeout(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        if let Err(e) = sqlx::query("SELECT 1").execute(pg.pool()).await {
+            println!(
+                "SKIPPED: PostgreSQL at {} is unreachable: {e}",
+                database_url()
+            );
+            return None;
+        }
+        load(&pg).await;
+        Some(pg)
+    });
+    let Some(pg) = pg else { return };
+
+    let spec = five_dim_spec();
+    let source = pg.aggregate(TABLE, spec).unwrap();
+    let ctx = FetchContext::new(Window::ending_at(end(), Duration::from_secs(3600)).unwrap());
+    let sql = source.sql(&ctx).unwrap();
+    println!("statement: {sql}");
+
+    let through_livetable = || {
+        rt.block_on(async {
+            let fetched = source.fetch(&ctx).await.unwrap();
+            assert_eq!(fetched.rows.len(), 500);
+            black_box(fetched)
+        })
+    };
+    let direct = || {
+        rt.block_on(async {
+            let mut args = PgArguments::default();
+            args.add(ctx.window.start).unwrap();
+            args.add(ctx.window.end).unwrap();
+            args.add(Some(500_i64)).unwrap();
+            let rows = sqlx::query_with(AssertSqlSafe(sql.clone()), args)
+                .fetch_all(pg.pool())
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 500);
+            black_box(rows)
+        })
+    };
+    // Both paths give the same table: the first rows agree on the count column.
+    let first = through_livetable();
+    let first_direct = direct();
+    let count: i64 = sqlx::Row::get(&first_direct[0], 5);
+    assert_eq!(first.rows[0][5].as_i64(), Some(count));
+
+    // Interleaved medians: drift on a shared machine hits both paths alike.
+    let mut lt = Vec::new();
+    let mut dr = Vec::new();
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        through_livetable();
+        lt.push(t.elapsed());
+        let t = Instant::now();
+        direct();
+        dr.push(t.elapsed());
+    }
+    lt.sort();
+    dr.sort();
+    let (lt, dr) = (lt[lt.len() / 2], dr[dr.len() / 2]);
+    println!(
+        "interleaved medians ({ROUNDS} each): livetable_sql {lt:.1?}, sqlx_direct {dr:.1?}, overhead ratio {:.3}",
+        lt.as_secs_f64() / dr.as_secs_f64()
+    );
+
+    let mut group = c.benchmark_group("sql/5dim_top500");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(2));
+    group.measurement_time(Duration::from_secs(15));
+    group.bench_function("livetable_sql", |b| b.iter(through_livetable));
+    group.bench_function("sqlx_direct", |b| b.iter(direct));
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
