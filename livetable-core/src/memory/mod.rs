@@ -394,6 +394,14 @@ impl MemorySource {
                 views.views.len() - 1
             }
         };
+        // Views of other window lengths let go of evicted buckets (and so of keys).
+        let mut released = false;
+        for v in &mut views.views {
+            released |= v.evict_before(&inner.plan, first_kept);
+        }
+        if released {
+            lock(&inner.state).interner.sweep();
+        }
         let view = &mut views.views[pos];
         view.last_used = views.tick;
         view.update(&inner.plan, &closed);

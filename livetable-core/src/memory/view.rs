@@ -62,8 +62,45 @@ impl View {
             }
             keep
         });
+        let dirty = self.subtract(plan, &stale);
+        for (i, bucket) in closed {
+            if self.folded.contains_key(i) {
+                continue;
+            }
+            for row in 0..bucket.len() {
+                let r = self.merged.row_or_insert(bucket.key(row), plan.init());
+                plan.merge(self.merged.slots_mut(r), bucket.slots(row));
+            }
+            self.folded.insert(*i, bucket.clone());
+        }
+        self.recompute_extremes(plan, dirty);
+    }
+
+    /// Takes out the buckets before `first_kept` (evicted from the source), so a view
+    /// not fetched for a while does not hold on to evicted data. Returns whether any
+    /// was taken out.
+    pub(super) fn evict_before(&mut self, plan: &Plan, first_kept: i64) -> bool {
+        if self
+            .folded
+            .first_key_value()
+            .is_none_or(|(&i, _)| i >= first_kept)
+        {
+            return false;
+        }
+        let kept = self.folded.split_off(&first_kept);
+        let stale: Vec<Arc<Groups>> = std::mem::replace(&mut self.folded, kept)
+            .into_values()
+            .collect();
+        let dirty = self.subtract(plan, &stale);
+        self.recompute_extremes(plan, dirty);
+        true
+    }
+
+    /// Subtracts bucket versions (no longer folded); returns the groups whose min/max
+    /// must be recomputed.
+    fn subtract(&mut self, plan: &Plan, stale: &[Arc<Groups>]) -> FxHashSet<usize> {
         let mut dirty = FxHashSet::default();
-        for bucket in &stale {
+        for bucket in stale {
             for row in 0..bucket.len() {
                 let id = key_id(bucket.key(row));
                 let Some(r) = self.merged.row_of(id) else {
@@ -77,17 +114,11 @@ impl View {
                 }
             }
         }
-        for (i, bucket) in closed {
-            if self.folded.contains_key(i) {
-                continue;
-            }
-            for row in 0..bucket.len() {
-                let r = self.merged.row_or_insert(bucket.key(row), plan.init());
-                plan.merge(self.merged.slots_mut(r), bucket.slots(row));
-            }
-            self.folded.insert(*i, bucket.clone());
-        }
-        // A min/max that left with a bucket: recompute it from the folded buckets.
+        dirty
+    }
+
+    /// A min/max that left with a bucket: recompute it from the folded buckets.
+    fn recompute_extremes(&mut self, plan: &Plan, dirty: FxHashSet<usize>) {
         for id in dirty {
             let Some(r) = self.merged.row_of(id) else {
                 continue;
