@@ -169,7 +169,10 @@ impl EsBuilder {
             ));
         }
         if config.max_groups == 0 {
-            return Err(bad("max_groups", "`max_groups` is 0; give a positive bound"));
+            return Err(bad(
+                "max_groups",
+                "`max_groups` is 0; give a positive bound",
+            ));
         }
         if config.request_timeout.is_zero() {
             return Err(bad(
@@ -221,10 +224,9 @@ pub(crate) fn check_index(index: &str) -> Result<()> {
             "no `index`; give the index name or pattern to search, e.g. packets-*",
         ));
     }
-    if let Some(c) = index
-        .chars()
-        .find(|c| c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '"' | '<' | '>' | '|' | '#' | '%'))
-    {
+    if let Some(c) = index.chars().find(|c| {
+        c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '"' | '<' | '>' | '|' | '#' | '%')
+    }) {
         return Err(bad(
             "index",
             format!("`index` `{index}` contains `{c}`, which index names cannot contain"),
@@ -239,7 +241,11 @@ mod tests {
     use super::*;
 
     fn field(b: EsBuilder) -> String {
-        b.build().unwrap_err().context_value("field").unwrap().to_owned()
+        b.build()
+            .unwrap_err()
+            .context_value("field")
+            .unwrap()
+            .to_owned()
     }
 
     #[test]
@@ -251,10 +257,20 @@ mod tests {
         assert_eq!(field(ok().index("a b")), "index");
         assert_eq!(field(ok().page_size(MAX_PAGE_SIZE + 1)), "page_size");
         assert_eq!(field(ok().max_groups(0)), "max_groups");
-        assert_eq!(field(ok().request_timeout(Duration::ZERO)), "request_timeout");
-        assert_eq!(field(ok().basic_auth("u", "p").encoded_api_key("k")), "api_key");
         assert_eq!(
-            field(EsBuilder::new("http://u:p@h:9200").index("p").basic_auth("v", "q")),
+            field(ok().request_timeout(Duration::ZERO)),
+            "request_timeout"
+        );
+        assert_eq!(
+            field(ok().basic_auth("u", "p").encoded_api_key("k")),
+            "api_key"
+        );
+        assert_eq!(
+            field(
+                EsBuilder::new("http://u:p@h:9200")
+                    .index("p")
+                    .basic_auth("v", "q")
+            ),
             "username"
         );
         assert!(ok().index("packets-*,other").build().is_ok());

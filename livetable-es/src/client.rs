@@ -89,11 +89,21 @@ impl EsClient {
         let response = self
             .inner
             .client
-            .send(Method::Post, path, HeaderMap::new(), query, Some(body), None)
+            .send(
+                Method::Post,
+                path,
+                HeaderMap::new(),
+                query,
+                Some(body),
+                None,
+            )
             .await
             .map_err(|e| error::transport(e, index))?;
         let status = response.status_code().as_u16();
-        let bytes = response.bytes().await.map_err(|e| error::transport(e, index))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| error::transport(e, index))?;
         if !(200..300).contains(&status) {
             let err = error::status(status, &bytes, index);
             tracing::warn!(status, error = %err, "elasticsearch error");

@@ -9,7 +9,8 @@ pub(crate) const BACKEND: &str = "elasticsearch";
 
 /// Adds the context every error of this crate carries.
 pub(crate) fn with_context(err: Error, index: &str) -> Error {
-    err.with_context("backend", BACKEND).with_context("index", index)
+    err.with_context("backend", BACKEND)
+        .with_context("index", index)
 }
 
 /// An error about the configuration: names the bad field.
@@ -141,9 +142,7 @@ pub(crate) fn status(status: u16, body: &[u8], index: &str) -> Error {
         400 => Error::invalid_spec(format!(
             "Elasticsearch rejected the query (HTTP 400): {reason}"
         )),
-        500..=599 => Error::unavailable(format!(
-            "Elasticsearch failed (HTTP {status}): {reason}"
-        )),
+        500..=599 => Error::unavailable(format!("Elasticsearch failed (HTTP {status}): {reason}")),
         _ => Error::new(
             ErrorKind::Unexpected,
             format!("Elasticsearch answered HTTP {status}: {reason}"),
@@ -165,11 +164,20 @@ mod tests {
     fn reads_json_plain_and_empty_bodies() {
         let body = br#"{"error":{"root_cause":[{"type":"x","reason":"inner"}],"type":"search_phase_execution_exception","reason":"all shards failed","caused_by":{"type":"y","reason":"field [a] not aggregatable"}},"status":400}"#;
         let parsed = parse_error_body(body);
-        assert_eq!(parsed.kind.as_deref(), Some("search_phase_execution_exception"));
-        assert_eq!(parsed.reason, "all shards failed: field [a] not aggregatable");
+        assert_eq!(
+            parsed.kind.as_deref(),
+            Some("search_phase_execution_exception")
+        );
+        assert_eq!(
+            parsed.reason,
+            "all shards failed: field [a] not aggregatable"
+        );
         assert_eq!(parse_error_body(b"Unauthorized").reason, "Unauthorized");
         assert_eq!(parse_error_body(b"").reason, "(empty body)");
-        assert_eq!(parse_error_body(br#"{"error":"old style"}"#).reason, "old style");
+        assert_eq!(
+            parse_error_body(br#"{"error":"old style"}"#).reason,
+            "old style"
+        );
         let long = "é".repeat(300);
         assert!(parse_error_body(long.as_bytes()).reason.len() <= 200);
     }

@@ -99,7 +99,9 @@ impl<'a> CompositeFetch<'a> {
                 if slot.get("after") == Some(&after) {
                     return Err(Error::new(
                         ErrorKind::Unexpected,
-                        format!("the server sent the same after_key twice ({after}); paging would never end"),
+                        format!(
+                            "the server sent the same after_key twice ({after}); paging would never end"
+                        ),
                     ));
                 }
                 composite::set_after(&mut self.body, after);

@@ -149,7 +149,10 @@ impl TableQuery for EsTopN {
         let index = &self.client.config().index;
         let body = self.request(ctx).map_err(|e| with_context(e, index))?;
         let body = serde_json::to_vec(&body).unwrap_or_default(); // a Value always serialises
-        let answer = self.client.post(&search_path(&self.client), &[], body).await?;
+        let answer = self
+            .client
+            .post(&search_path(&self.client), &[], body)
+            .await?;
         let (mut rows, partial) =
             search::top_n(&self.plan, &answer).map_err(|e| with_context(e, index))?;
         self.plan.spec.order_and_limit(&mut rows, ctx.limit);
@@ -261,13 +264,18 @@ impl EsSql {
         }
     }
 
-    async fn read_pages(&self, ctx: &FetchContext, cursor: &mut Option<String>) -> Result<Vec<Row>> {
+    async fn read_pages(
+        &self,
+        ctx: &FetchContext,
+        cursor: &mut Option<String>,
+    ) -> Result<Vec<Row>> {
         let max = self.client.config().max_groups;
         let mut rows = Vec::new();
         let mut page = sql_resp::page(&self.post(&self.request(ctx)).await?)?;
-        let columns = page.columns.take().ok_or_else(|| {
-            crate::error::unexpected("the first SQL page has no column list")
-        })?;
+        let columns = page
+            .columns
+            .take()
+            .ok_or_else(|| crate::error::unexpected("the first SQL page has no column list"))?;
         let map = sql_resp::map_columns(&self.schema, &columns)?;
         loop {
             *cursor = page.cursor.take();

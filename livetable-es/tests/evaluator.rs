@@ -69,7 +69,10 @@ fn groups_nulls_first_ips_numerically_and_computes_metrics() {
     assert_eq!(udp9["lo"]["value"], Json::Null);
     assert_eq!(buckets[0]["s"]["value"], 7.0);
     assert_eq!(buckets[3]["d"]["value"], 1);
-    assert_eq!(out["aggregations"]["groups"]["after_key"], json!({"ip": "10.0.0.10", "proto": "TCP"}));
+    assert_eq!(
+        out["aggregations"]["groups"]["after_key"],
+        json!({"ip": "10.0.0.10", "proto": "TCP"})
+    );
 }
 
 #[test]
@@ -79,16 +82,29 @@ fn pages_follow_after_and_end_without_after_key() {
     let after = p1["aggregations"]["groups"]["after_key"].clone();
     assert_eq!(after, json!({"ip": "10.0.0.9", "proto": "UDP"}));
     let p2 = i.search(&body(Some(after), 3, window())).unwrap();
-    assert_eq!(p2["aggregations"]["groups"]["buckets"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        p2["aggregations"]["groups"]["buckets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     let after = p2["aggregations"]["groups"]["after_key"].clone();
     let p3 = i.search(&body(Some(after), 3, window())).unwrap();
     assert_eq!(p3["aggregations"]["groups"]["buckets"], json!([]));
     assert!(p3["aggregations"]["groups"].get("after_key").is_none());
     // A null in `after` resumes after the missing-value bucket.
     let p = i
-        .search(&body(Some(json!({"ip": null, "proto": "UDP"})), 10, window()))
+        .search(&body(
+            Some(json!({"ip": null, "proto": "UDP"})),
+            10,
+            window(),
+        ))
         .unwrap();
-    assert_eq!(p["aggregations"]["groups"]["buckets"][0]["key"]["ip"], "10.0.0.9");
+    assert_eq!(
+        p["aggregations"]["groups"]["buckets"][0]["key"]["ip"],
+        "10.0.0.9"
+    );
 }
 
 #[test]
@@ -105,26 +121,47 @@ fn filters_term_terms_exists_should_and_range() {
     };
     assert_eq!(count(json!([])), 5);
     assert_eq!(count(json!([{"term": {"proto": "UDP"}}])), 2);
-    assert_eq!(count(json!([{"terms": {"ip": ["10.0.0.9", "10.0.0.10"]}}])), 4);
-    assert_eq!(count(json!([{"bool": {"must_not": [{"exists": {"field": "ip"}}]}}])), 1);
+    assert_eq!(
+        count(json!([{"terms": {"ip": ["10.0.0.9", "10.0.0.10"]}}])),
+        4
+    );
+    assert_eq!(
+        count(json!([{"bool": {"must_not": [{"exists": {"field": "ip"}}]}}])),
+        1
+    );
     assert_eq!(
         count(json!([{"bool": {"should": [{"term": {"proto": "TCP"}},
             {"bool": {"must_not": [{"exists": {"field": "ip"}}]}}], "minimum_should_match": 1}}])),
         4
     );
-    assert_eq!(count(json!([{"range": {"size": {"gte": 7, "lt": 100}}}])), 2);
-    assert_eq!(count(json!([{"range": {"size": {"gte": 0}}}])), 4, "range skips missing");
+    assert_eq!(
+        count(json!([{"range": {"size": {"gte": 7, "lt": 100}}}])),
+        2
+    );
+    assert_eq!(
+        count(json!([{"range": {"size": {"gte": 0}}}])),
+        4,
+        "range skips missing"
+    );
 }
 
 #[test]
 fn refuses_what_it_does_not_know() {
     let i = index();
     assert!(i.search(&json!({"size": 10})).is_err());
-    assert!(i.search(&body(None, 1, json!([{"match": {"proto": "TCP"}}]))).is_err());
-    assert!(i.search(&body(None, 1, json!([{"term": {"nope": 1}}]))).is_err());
-    assert!(i.search(&body(None, 1, json!([{"term": {"ip": "not-an-ip"}}]))).is_err());
+    assert!(
+        i.search(&body(None, 1, json!([{"match": {"proto": "TCP"}}])))
+            .is_err()
+    );
+    assert!(
+        i.search(&body(None, 1, json!([{"term": {"nope": 1}}])))
+            .is_err()
+    );
+    assert!(
+        i.search(&body(None, 1, json!([{"term": {"ip": "not-an-ip"}}])))
+            .is_err()
+    );
     let mut dup = body(None, 1, json!([]));
-    dup["aggs"]["groups"]["composite"]["sources"][1] =
-        json!({"ip": {"terms": {"field": "proto"}}});
+    dup["aggs"]["groups"]["composite"]["sources"][1] = json!({"ip": {"terms": {"field": "proto"}}});
     assert!(i.search(&dup).is_err());
 }

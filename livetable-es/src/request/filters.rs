@@ -120,7 +120,10 @@ fn ip_range(column: &str, gte: Option<&Value>, lt: Option<&Value>) -> Json {
     // IPv6 addresses match when the upper bound is absent or IPv6.
     let v6_part = (lt.is_none() || v6(lt).is_some()).then(|| {
         let mut r = serde_json::Map::new();
-        r.insert("gte".into(), json!(v6(gte).unwrap_or_else(|| "::".to_owned())));
+        r.insert(
+            "gte".into(),
+            json!(v6(gte).unwrap_or_else(|| "::".to_owned())),
+        );
         if let Some(hi) = v6(lt) {
             r.insert("lt".into(), json!(hi));
         }

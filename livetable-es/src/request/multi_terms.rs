@@ -42,11 +42,7 @@ pub(crate) fn body(plan: &Plan, query: Json, size: usize) -> Result<Json> {
     let mut groups = if let [(field, _)] = plan.dims.as_slice() {
         json!({"terms": {"field": field, "size": size, "order": order}})
     } else {
-        let terms: Vec<Json> = plan
-            .dims
-            .iter()
-            .map(|(f, _)| json!({"field": f}))
-            .collect();
+        let terms: Vec<Json> = plan.dims.iter().map(|(f, _)| json!({"field": f})).collect();
         json!({"multi_terms": {"terms": terms, "size": size, "order": order}})
     };
     if let Some(aggs) = metric_aggs(plan) {

@@ -49,8 +49,7 @@ fn millis(ms: f64) -> Option<DateTime<Utc>> {
     }
     let whole = ms.floor();
     let nanos = ((ms - whole) * 1e6).round() as i64;
-    DateTime::from_timestamp_millis(whole as i64)
-        .map(|t| t + chrono::TimeDelta::nanoseconds(nanos))
+    DateTime::from_timestamp_millis(whole as i64).map(|t| t + chrono::TimeDelta::nanoseconds(nanos))
 }
 
 /// [`to_value`], or an error naming the column and what arrived.
@@ -75,13 +74,19 @@ mod tests {
 
     #[test]
     fn keys_convert_to_the_column_type() {
-        assert_eq!(to_value(&json!("TCP"), DataType::Text), Some(Value::from("TCP")));
+        assert_eq!(
+            to_value(&json!("TCP"), DataType::Text),
+            Some(Value::from("TCP"))
+        );
         assert_eq!(
             to_value(&json!("10.0.0.9"), DataType::Ip),
             Some(Value::Ip("10.0.0.9".parse().unwrap()))
         );
         assert_eq!(to_value(&json!(443), DataType::Int), Some(Value::Int(443)));
-        assert_eq!(to_value(&json!(4096.0), DataType::Int), Some(Value::Int(4096)));
+        assert_eq!(
+            to_value(&json!(4096.0), DataType::Int),
+            Some(Value::Int(4096))
+        );
         assert_eq!(to_value(&json!(1.5), DataType::Int), None);
         let t = DateTime::from_timestamp_millis(1_795_000_000_123).unwrap();
         assert_eq!(

@@ -197,8 +197,10 @@ impl Index {
 
     /// An index of livetable events (`columns` order).
     pub(crate) fn from_events(columns: &[(&str, DataType)], events: &[Vec<Value>]) -> Index {
-        let mapping: Vec<(&str, FieldType)> =
-            columns.iter().map(|(n, t)| (*n, FieldType::of(*t))).collect();
+        let mapping: Vec<(&str, FieldType)> = columns
+            .iter()
+            .map(|(n, t)| (*n, FieldType::of(*t)))
+            .collect();
         let mut index = Index::new(&mapping);
         for e in events {
             let doc: Map<String, Json> = columns
@@ -206,7 +208,9 @@ impl Index {
                 .zip(e)
                 .map(|((n, _), v)| (n.to_string(), source_json(v)))
                 .collect();
-            index.add(&Json::Object(doc)).expect("events fit their columns");
+            index
+                .add(&Json::Object(doc))
+                .expect("events fit their columns");
         }
         index
     }
@@ -233,8 +237,14 @@ impl Index {
                     }
                 };
                 for k in body.keys() {
-                    if !["filter", "must", "must_not", "should", "minimum_should_match"]
-                        .contains(&k.as_str())
+                    if ![
+                        "filter",
+                        "must",
+                        "must_not",
+                        "should",
+                        "minimum_should_match",
+                    ]
+                    .contains(&k.as_str())
                     {
                         return Err(format!("[bool] does not support [{k}]"));
                     }
@@ -275,13 +285,18 @@ impl Index {
                 let (field, vs) = single(body)?;
                 let t = self.field(field)?;
                 let vs = vs.as_array().ok_or("[terms] needs an array")?;
-                let want = vs.iter().map(|v| parse(t, v)).collect::<Result<Vec<_>, _>>()?;
+                let want = vs
+                    .iter()
+                    .map(|v| parse(t, v))
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(doc.get(field).is_some_and(|k| want.contains(k)))
             }
             "range" => {
                 let (field, bounds) = single(body)?;
                 let t = self.field(field)?;
-                let Some(have) = doc.get(field) else { return Ok(false) };
+                let Some(have) = doc.get(field) else {
+                    return Ok(false);
+                };
                 for (op, v) in bounds.as_object().ok_or("[range] needs bounds")? {
                     let b = parse(t, v)?;
                     let ok = match op.as_str() {
@@ -357,10 +372,15 @@ impl Index {
         let size = c.get("size").and_then(Json::as_u64).unwrap_or(10) as usize;
         // (name, field, type, missing_bucket)
         let mut sources: Vec<(String, String, FieldType, bool)> = Vec::new();
-        for s in c["sources"].as_array().ok_or("[sources] must be an array")? {
+        for s in c["sources"]
+            .as_array()
+            .ok_or("[sources] must be an array")?
+        {
             let (name, def) = single(s)?;
             let terms = def.get("terms").ok_or("only terms sources are supported")?;
-            let field = terms["field"].as_str().ok_or("a terms source needs a field")?;
+            let field = terms["field"]
+                .as_str()
+                .ok_or("a terms source needs a field")?;
             let missing_bucket = terms
                 .get("missing_bucket")
                 .and_then(Json::as_bool)
@@ -368,7 +388,12 @@ impl Index {
             if sources.iter().any(|(n, ..)| n == name) {
                 return Err(format!("duplicate composite source [{name}]"));
             }
-            sources.push((name.to_owned(), field.to_owned(), self.field(field)?, missing_bucket));
+            sources.push((
+                name.to_owned(),
+                field.to_owned(),
+                self.field(field)?,
+                missing_bucket,
+            ));
         }
         let mut groups: BTreeMap<Vec<Option<Key>>, Vec<&BTreeMap<String, Key>>> = BTreeMap::new();
         'docs: for d in docs {
@@ -391,8 +416,14 @@ impl Index {
                 }
                 let mut key = Vec::new();
                 for (name, _, t, _) in &sources {
-                    let v = a.get(name).ok_or_else(|| format!("[after] lacks [{name}]"))?;
-                    key.push(if v.is_null() { None } else { Some(parse(*t, v)?) });
+                    let v = a
+                        .get(name)
+                        .ok_or_else(|| format!("[after] lacks [{name}]"))?;
+                    key.push(if v.is_null() {
+                        None
+                    } else {
+                        Some(parse(*t, v)?)
+                    });
                 }
                 Some(key)
             }
@@ -435,7 +466,10 @@ impl Index {
         let nums = || -> Result<Vec<f64>, String> {
             values
                 .iter()
-                .map(|k| k.as_f64().ok_or_else(|| format!("[{op}] on non-numeric [{field}]")))
+                .map(|k| {
+                    k.as_f64()
+                        .ok_or_else(|| format!("[{op}] on non-numeric [{field}]"))
+                })
                 .collect()
         };
         let with_string = |v: Option<f64>| {

@@ -89,7 +89,10 @@ async fn handle(
         match serde_json::from_slice(&body) {
             Ok(j) => j,
             Err(e) => {
-                return (StatusCode::IM_A_TEAPOT, format!("the fake got a body that is not JSON: {e}"))
+                return (
+                    StatusCode::IM_A_TEAPOT,
+                    format!("the fake got a body that is not JSON: {e}"),
+                )
                     .into_response();
             }
         }
@@ -108,7 +111,11 @@ async fn handle(
             .map(str::to_owned),
         body: parsed,
     };
-    shared.requests.lock().expect("not poisoned").push(rec.clone());
+    shared
+        .requests
+        .lock()
+        .expect("not poisoned")
+        .push(rec.clone());
     let answer = (shared.responder)(&rec);
     if let Some(d) = answer.delay {
         tokio::time::sleep(d).await;
@@ -128,7 +135,9 @@ async fn handle(
 
 impl FakeEs {
     /// Starts a server on 127.0.0.1:0 answering through `responder`.
-    pub(crate) async fn start(responder: impl Fn(&Recorded) -> Answer + Send + Sync + 'static) -> FakeEs {
+    pub(crate) async fn start(
+        responder: impl Fn(&Recorded) -> Answer + Send + Sync + 'static,
+    ) -> FakeEs {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let shared = Shared {
             requests: requests.clone(),
@@ -140,7 +149,9 @@ impl FakeEs {
             .expect("bind a local port");
         let addr = listener.local_addr().expect("a bound address");
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.expect("the fake server runs");
+            axum::serve(listener, app)
+                .await
+                .expect("the fake server runs");
         });
         FakeEs {
             addr,
