@@ -2,8 +2,8 @@
 //!
 //! - API clients send `Authorization: Bearer <token>`.
 //! - A browser's `EventSource` cannot send headers, so the page is opened once with
-//!   `?token=<token>`: the answer sets an `HttpOnly`, `SameSite=Strict` cookie scoped to
-//!   the page's directory and redirects to the same address without the token, so the
+//!   `?token=<token>`: the answer sets an `HttpOnly`, `SameSite=Strict` cookie and
+//!   redirects to the same address without the token, so the
 //!   token does not stay in the address bar or the history.
 //! - Tokens are compared in constant time; anything else is a 401.
 
@@ -97,10 +97,6 @@ fn query_token(query: Option<&str>) -> Option<String> {
 
 /// `?token=` on the page: a cookie and a redirect without the token, or a 401.
 fn exchange(token: &Token, given: &str, request: &Request) -> Response {
-    // Into the page's directory first, so the cookie gets the right default path.
-    if let Some(redirect) = page::trailing_slash_redirect(request) {
-        return redirect;
-    }
     if !token.matches(given.as_bytes()) {
         return ApiError::unauthorized().into_response();
     }
@@ -110,19 +106,16 @@ fn exchange(token: &Token, given: &str, request: &Request) -> Response {
                 .filter(|(k, _)| k != "token"),
         )
         .finish();
-    let location = if rest.is_empty() {
-        "./".to_owned()
-    } else {
-        format!("./?{rest}")
-    };
+    let location = page::self_location(page::original_uri(request), &rest);
     let https = request.uri().scheme_str() == Some("https")
         || request
             .headers()
             .get("x-forwarded-proto")
             .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
-    // No `Path`: the browser scopes the cookie to the page's directory as it sees it,
-    // which stays right behind a proxy that rewrites paths. The token's characters are
-    // checked to be cookie-safe.
+    // No `Path`: the browser scopes the cookie to the directory of the page's URL as it
+    // sees it (`/` for `/tcpdump`, `/tcpdump` for `/tcpdump/`), which covers the API
+    // under it and stays right behind a proxy that rewrites paths. The token's
+    // characters were checked to be cookie-safe.
     let cookie = format!(
         "{COOKIE}={}; HttpOnly; SameSite=Strict{}",
         token.0,

@@ -1,31 +1,37 @@
 //! The live page: `index.html`, `app.js` and `style.css`, compiled into the binary.
 //!
-//! Every URL in the page is relative, so it works wherever the router is nested; the
-//! page must therefore be served from a directory URL (`/tcpdump/`, not `/tcpdump`),
-//! which [`index`] ensures with a redirect.
+//! Every URL in the page is relative, so it works wherever the router is nested.
+
+use std::sync::OnceLock;
 
 use axum::extract::{OriginalUri, Path, Request};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
 const INDEX: &str = include_str!("../assets/index.html");
-static INDEX_PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static INDEX_PAGE: OnceLock<String> = OnceLock::new();
 const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE: &str = include_str!("../assets/style.css");
 
 /// The page's policy: only its own scripts, styles and endpoints. Styles set from
 /// script (rule colours, bars) go through the CSSOM, which this allows.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-                   connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
+                   connect-src 'self'; img-src 'self' data:; base-uri 'self'; \
                    form-action 'self'; frame-ancestors 'self'";
 
 /// `GET /`: the page.
+///
+/// axum serves a router nested at `/tcpdump` at `/tcpdump` (no trailing slash), where
+/// relative links would resolve against `/`. The page then gets a relative
+/// `<base href="tcpdump/">`, which stays right behind a proxy that rewrites the prefix.
 pub(crate) async fn index(OriginalUri(original): OriginalUri) -> Response {
-    if let Some(redirect) = redirect_to_directory(&original) {
-        return redirect;
-    }
+    let page = INDEX_PAGE.get_or_init(|| INDEX.replace("__VERSION__", env!("CARGO_PKG_VERSION")));
+    let body = match base_href(&original) {
+        Some(base) => page.replacen("<head>", &format!("<head>\n<base href=\"{base}\">"), 1),
+        None => page.clone(),
+    };
     (
         [
             (
@@ -38,12 +44,49 @@ pub(crate) async fn index(OriginalUri(original): OriginalUri) -> Response {
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
-        // The assets' URLs carry the crate version, so browsers refetch after an upgrade.
-        INDEX_PAGE
-            .get_or_init(|| INDEX.replace("__VERSION__", env!("CARGO_PKG_VERSION")))
-            .as_str(),
+        body,
     )
         .into_response()
+}
+
+/// The relative base for a page whose URL does not end with `/`, HTML-escaped.
+fn base_href(original: &Uri) -> Option<String> {
+    let path = original.path();
+    if path.ends_with('/') {
+        return None;
+    }
+    let last = path.rsplit('/').next().unwrap_or("");
+    let escaped = last
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    Some(format!("{escaped}/"))
+}
+
+/// A relative URL of the page itself with `query` (`./?q` or `tcpdump?q`), as seen
+/// from the page's own URL.
+pub(crate) fn self_location(original: &Uri, query: &str) -> String {
+    let path = original.path();
+    let base = if path.ends_with('/') {
+        "./"
+    } else {
+        path.rsplit('/').next().unwrap_or(".")
+    };
+    if query.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{query}")
+    }
+}
+
+/// The browser-visible URI of a request: the one before nesting stripped a prefix.
+pub(crate) fn original_uri(request: &Request) -> &Uri {
+    request
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|o| &o.0)
+        .unwrap_or(request.uri())
 }
 
 /// `GET /assets/{file}`.
@@ -64,48 +107,17 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
         .into_response()
 }
 
-/// For a request of the page itself, a redirect to its directory URL when the path
-/// lacks the trailing slash (`/tcpdump` → `tcpdump/`), keeping the query.
-pub(crate) fn trailing_slash_redirect(request: &Request) -> Option<Response> {
-    let original = request
-        .extensions()
-        .get::<OriginalUri>()
-        .map(|o| &o.0)
-        .unwrap_or(request.uri());
-    redirect_to_directory(original)
-}
-
-fn redirect_to_directory(original: &Uri) -> Option<Response> {
-    let path = original.path();
-    if path.ends_with('/') {
-        return None;
-    }
-    // Relative, so it holds behind a proxy that rewrites the path prefix.
-    let last = path.rsplit('/').next().unwrap_or("");
-    let location = match original.query() {
-        Some(q) => format!("{last}/?{q}"),
-        None => format!("{last}/"),
-    };
-    let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Some(response)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn directory_redirects_are_relative() {
-        let r = redirect_to_directory(&Uri::from_static("/a/tcpdump?table=x")).map(|r| {
-            r.headers()
-                .get(header::LOCATION)
-                .map(|v| v.to_str().unwrap_or_default().to_owned())
-        });
-        assert_eq!(r, Some(Some("tcpdump/?table=x".to_owned())));
-        assert!(redirect_to_directory(&Uri::from_static("/a/tcpdump/")).is_none());
+    fn nested_pages_get_a_relative_base() {
+        assert_eq!(base_href(&Uri::from_static("/a/tcpdump?x=1")).as_deref(), Some("tcpdump/"));
+        assert_eq!(base_href(&Uri::from_static("/a/tcpdump/")), None);
+        assert_eq!(base_href(&Uri::from_static("/")), None);
+        assert_eq!(self_location(&Uri::from_static("/a/tcpdump"), "t=1"), "tcpdump?t=1");
+        assert_eq!(self_location(&Uri::from_static("/"), ""), "./");
     }
 
     #[test]

@@ -1,0 +1,416 @@
+//! Every endpoint and every 4xx, through `tower::ServiceExt::oneshot` (no socket).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use common::{Packets, packets_table, sample_rows};
+use http_body_util::BodyExt;
+use livetable_core::{Catalog, Table};
+use livetable_http::Options;
+use serde_json::Value as Json;
+use tower::ServiceExt;
+
+const TOKEN: &str = "s3cret-token-0123456789";
+
+fn catalog() -> (Catalog, Packets) {
+    let source = Packets::new(sample_rows());
+    let catalog = Catalog::new()
+        .with(packets_table("packets", source.clone(), Duration::from_secs(3600)))
+        .unwrap();
+    (catalog, source)
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Json {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(&name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .unwrap()
+    }
+
+    /// A 4xx/5xx with the JSON error body; returns its message.
+    fn error(&self, status: u16, kind: &str) -> String {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert!(
+            self.header(header::CONTENT_TYPE)
+                .starts_with("application/json")
+        );
+        let body = self.json();
+        assert_eq!(body["error"]["kind"], kind, "{}", self.body);
+        body["error"]["message"].as_str().unwrap().to_owned()
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+async fn get(app: &Router, uri: &str) -> Answer {
+    send(app, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn page_and_assets() {
+    let app = livetable_http::router(catalog().0);
+    let page = get(&app, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.header(header::CONTENT_TYPE), "text/html; charset=utf-8");
+    assert!(
+        page.header(header::CONTENT_SECURITY_POLICY)
+            .contains("script-src 'self'")
+    );
+    assert_eq!(page.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(page.body.contains(&format!("src=\"assets/app.js?v={version}\"")));
+    assert!(page.body.contains(&format!("href=\"assets/style.css?v={version}\"")));
+
+    let js = get(&app, "/assets/app.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.header(header::CONTENT_TYPE).starts_with("text/javascript"));
+    assert!(js.body.contains("EventSource"));
+    let css = get(&app, "/assets/style.css").await;
+    assert!(css.header(header::CONTENT_TYPE).starts_with("text/css"));
+    assert!(css.body.contains("--lt-bg"));
+
+    get(&app, "/assets/secret.txt").await.error(404, "not_found");
+    get(&app, "/nowhere").await.error(404, "not_found");
+}
+
+#[tokio::test]
+async fn table_list_describes_schema_windows_and_rules() {
+    let app = livetable_http::router(catalog().0);
+    let answer = get(&app, "/api/tables").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header(header::CACHE_CONTROL), "no-store");
+    let body = answer.json();
+    let table = &body["tables"][0];
+    assert_eq!(table["name"], "packets");
+    assert_eq!(table["title"], "Packets by source");
+    assert_eq!(table["window"], "1h");
+    assert_eq!(table["allowed_windows"], serde_json::json!(["15m", "1h"]));
+    let columns = table["schema"]["columns"].as_array().unwrap();
+    let names: Vec<&str> = columns.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["source_ip", "protocol", "count", "total_size"]);
+    assert_eq!(columns[3]["unit"], "bytes");
+    assert_eq!(columns[0]["role"], "dimension");
+    assert_eq!(table["format_rules"][0]["rule"], "threshold");
+    assert_eq!(table["format_rules"][1]["rule"], "data_bar");
+    assert_eq!(table["default_order"][0]["column"], "count");
+}
+
+#[tokio::test]
+async fn snapshot_as_json_with_filters_and_window() {
+    let app = livetable_http::router(catalog().0);
+    let answer = get(&app, "/api/tables/packets").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header(header::CONTENT_TYPE), "application/json");
+    assert_eq!(answer.header(header::CACHE_CONTROL), "no-store");
+    assert_eq!(
+        answer.headers.get("x-livetable-status").unwrap(),
+        "fresh"
+    );
+    let body = answer.json();
+    assert_eq!(body["status"]["state"], "fresh");
+    assert_eq!(
+        body["rows"],
+        serde_json::json!([
+            ["10.0.0.1", "TCP", 1200, 1_500_000],
+            ["10.0.0.2", "UDP", 300, 45_000],
+            ["10.0.0.3", "TCP", 50, 3_200],
+        ])
+    );
+    assert!(body["version"].as_u64().unwrap() >= 1);
+    assert!(body["fetch_ms"].as_f64().is_some());
+    let length = chrono::DateTime::parse_from_rfc3339(body["window"]["end"].as_str().unwrap())
+        .unwrap()
+        - chrono::DateTime::parse_from_rfc3339(body["window"]["start"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(length.num_seconds(), 3600);
+
+    let count = |body: Json| body["rows"].as_array().unwrap().len();
+    assert_eq!(count(get(&app, "/api/tables/packets?protocol=TCP").await.json()), 2);
+    assert_eq!(
+        count(get(&app, "/api/tables/packets?protocol=TCP&protocol=UDP").await.json()),
+        3
+    );
+    let one = get(&app, "/api/tables/packets?source_ip=10.0.0.2").await.json();
+    assert_eq!(one["rows"], serde_json::json!([["10.0.0.2", "UDP", 300, 45_000]]));
+    let quarter = get(&app, "/api/tables/packets?window=15m&protocol=UDP").await.json();
+    let start = chrono::DateTime::parse_from_rfc3339(quarter["window"]["start"].as_str().unwrap())
+        .unwrap();
+    let end =
+        chrono::DateTime::parse_from_rfc3339(quarter["window"]["end"].as_str().unwrap()).unwrap();
+    assert_eq!((end - start).num_seconds(), 900);
+    assert_eq!(count(quarter), 1);
+}
+
+#[tokio::test]
+async fn snapshot_as_csv() {
+    let app = livetable_http::router(catalog().0);
+    let answer = get(&app, "/api/tables/packets.csv?protocol=TCP").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header(header::CONTENT_TYPE), "text/csv; charset=utf-8");
+    assert_eq!(
+        answer.header(header::CONTENT_DISPOSITION),
+        "attachment; filename=\"packets.csv\""
+    );
+    assert_eq!(
+        answer.body,
+        "source_ip,protocol,count,total_size\n10.0.0.1,TCP,1200,1500000\n10.0.0.3,TCP,50,3200\n"
+    );
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_saying_what_is_allowed() {
+    let app = livetable_http::router(catalog().0);
+    for path in [
+        "/api/tables/packets",
+        "/api/tables/packets.csv",
+        "/api/tables/packets/stream",
+    ] {
+        let m = get(&app, &format!("{path}?window=2h")).await.error(400, "invalid_parameter");
+        assert!(m.contains("allowed: 15m, 1h"), "{m}");
+        let m = get(&app, &format!("{path}?window=soon")).await.error(400, "invalid_parameter");
+        assert!(m.contains("15m, 1h or 90s"), "{m}");
+        let m = get(&app, &format!("{path}?count=5")).await.error(400, "invalid_parameter");
+        assert!(m.contains("cannot filter on `count`"), "{m}");
+        assert!(m.contains("`source_ip`, `protocol`"), "{m}");
+        let m = get(&app, &format!("{path}?nope=1")).await.error(400, "invalid_parameter");
+        assert!(m.contains("`nope`"), "{m}");
+        let m = get(&app, &format!("{path}?source_ip=web-1")).await.error(400, "invalid_parameter");
+        assert!(m.contains("not a valid ip"), "{m}");
+        let m = get(&app, &format!("{path}?window=1h&window=15m")).await.error(400, "invalid_parameter");
+        assert!(m.contains("twice"), "{m}");
+        get(&app, &format!("{path}?=x")).await.error(400, "invalid_parameter");
+    }
+}
+
+#[tokio::test]
+async fn unknown_table_path_and_method() {
+    let app = livetable_http::router(catalog().0);
+    for path in [
+        "/api/tables/nope",
+        "/api/tables/nope.csv",
+        "/api/tables/nope/stream",
+    ] {
+        let m = get(&app, path).await.error(404, "not_found");
+        assert!(m.contains("valid ones are `packets`"), "{m}");
+    }
+    let m = get(&app, "/api/other").await.error(404, "not_found");
+    assert!(m.contains("./api/tables"), "{m}");
+    let post = send(
+        &app,
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/tables")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    post.error(405, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn too_many_views_is_429() {
+    let source = Packets::new(sample_rows());
+    let table = Table::builder("packets", source)
+        .refresh(common::refresh(Duration::from_secs(3600)))
+        .allowed_windows([Duration::from_secs(900)])
+        .max_views(1)
+        .build()
+        .unwrap();
+    let app = livetable_http::router(Catalog::new().with(table).unwrap());
+    assert_eq!(get(&app, "/api/tables/packets").await.status, StatusCode::OK);
+    // The same view is shared, another one is refused while the first is in use.
+    assert_eq!(get(&app, "/api/tables/packets").await.status, StatusCode::OK);
+    let m = get(&app, "/api/tables/packets?window=15m").await.error(429, "limit_exceeded");
+    assert!(m.contains("live views"), "{m}");
+}
+
+#[tokio::test]
+async fn failing_source_is_stale_and_leaks_nothing() {
+    let (catalog, source) = catalog();
+    source.fail(Some("connection refused"));
+    let app = livetable_http::router(catalog);
+    let answer = get(&app, "/api/tables/packets").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.headers.get("x-livetable-status").unwrap(), "stale");
+    let body = answer.json();
+    assert_eq!(body["status"]["state"], "stale");
+    assert_eq!(body["status"]["error"]["kind"], "unavailable");
+    assert!(
+        body["status"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused")
+    );
+    assert!(!answer.body.contains("db.internal"), "{}", answer.body);
+    assert_eq!(body["rows"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn stream_starts_with_a_snapshot() {
+    let app = livetable_http::router(catalog().0);
+    let response = app
+        .oneshot(
+            Request::get("/api/tables/packets/stream?protocol=UDP")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    assert_eq!(response.headers()["x-accel-buffering"], "no");
+    let mut body = response.into_body();
+    let mut text = String::new();
+    // The loading snapshot may come first; read until rows arrive.
+    while !text.contains("10.0.0.2") {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("a frame in time")
+            .unwrap()
+            .unwrap();
+        text.push_str(std::str::from_utf8(frame.data_ref().unwrap()).unwrap());
+    }
+    assert!(text.starts_with("event: snapshot\n"), "{text}");
+    assert!(text.contains("\nretry: 2000\n"), "{text}");
+    assert!(!text.contains("10.0.0.1"), "the filter applies: {text}");
+}
+
+#[tokio::test]
+async fn token_is_required_everywhere() {
+    let app = Options::default().token(TOKEN).unwrap().router(catalog().0);
+    for path in [
+        "/",
+        "/assets/app.js",
+        "/api/tables",
+        "/api/tables/packets",
+        "/api/tables/packets.csv",
+        "/api/tables/packets/stream",
+        "/nowhere",
+        "/api/tables?token=s3cret-token-0123456789",
+    ] {
+        let answer = get(&app, path).await;
+        answer.error(401, "unauthorized");
+        assert_eq!(
+            answer.header(header::WWW_AUTHENTICATE),
+            "Bearer realm=\"livetable\""
+        );
+    }
+    let with = |auth: &str| {
+        Request::get("/api/tables")
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(send(&app, with(&format!("Bearer {TOKEN}"))).await.status, StatusCode::OK);
+    send(&app, with("Bearer s3cret-token-0123456780")).await.error(401, "unauthorized");
+    send(&app, with(&format!("Basic {TOKEN}"))).await.error(401, "unauthorized");
+    send(&app, with("Bearer")).await.error(401, "unauthorized");
+
+    // The page exchanges `?token=` for a cookie and drops it from the address.
+    let answer = get(&app, &format!("/?token={TOKEN}&table=packets")).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.header(header::LOCATION), "./?table=packets");
+    let cookie = answer.header(header::SET_COOKIE).to_owned();
+    assert!(cookie.starts_with(&format!("livetable_token={TOKEN};")), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain HTTP here: {cookie}");
+    let answer = get(&app, &format!("/?token={TOKEN}")).await;
+    assert_eq!(answer.header(header::LOCATION), "./");
+    let https = send(
+        &app,
+        Request::get(format!("/?token={TOKEN}"))
+            .header("x-forwarded-proto", "https")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(https.header(header::SET_COOKIE).contains("; Secure"));
+    get(&app, "/?token=s3cret-token-0123456780").await.error(401, "unauthorized");
+
+    let with_cookie = |path: &str, cookie: &str| {
+        Request::get(path)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    for path in ["/", "/assets/style.css", "/api/tables", "/api/tables/packets.csv"] {
+        let answer = send(&app, with_cookie(path, &format!("theme=dark; {cookie}"))).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+    }
+    send(&app, with_cookie("/api/tables", "livetable_token=nope-nope-nope-nope"))
+        .await
+        .error(401, "unauthorized");
+}
+
+#[test]
+fn bad_tokens_are_refused() {
+    for bad in ["", "short", "has space 0123456789", "semi;colon0123456789"] {
+        let err = Options::default().token(bad).unwrap_err();
+        assert!(err.message().contains("16 to 512"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn nested_router_keeps_its_links_right() {
+    let inner = Options::default().token(TOKEN).unwrap().router(catalog().0);
+    let app = Router::new().nest("/tcpdump", inner);
+
+    // axum serves the nested page at `/tcpdump`: the token exchange redirects back
+    // there, relative to the page's own URL.
+    let answer = get(&app, &format!("/tcpdump?token={TOKEN}&table=packets")).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.header(header::LOCATION), "tcpdump?table=packets");
+    assert!(!answer.header(header::SET_COOKIE).contains("Path="));
+
+    let cookie = format!("livetable_token={TOKEN}");
+    let authed = |path: &str| {
+        Request::get(path)
+            .header(header::COOKIE, cookie.as_str())
+            .body(Body::empty())
+            .unwrap()
+    };
+    // The page's relative links resolve under `/tcpdump/` through a relative base.
+    let page = send(&app, authed("/tcpdump")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<base href=\"tcpdump/\">"), "{}", page.body);
+    assert!(page.body.contains("src=\"assets/app.js"));
+    assert_eq!(send(&app, authed("/tcpdump/assets/app.js")).await.status, StatusCode::OK);
+    let list = send(&app, authed("/tcpdump/api/tables")).await;
+    assert_eq!(list.json()["tables"][0]["name"], "packets");
+    let rows = send(&app, authed("/tcpdump/api/tables/packets?protocol=UDP")).await;
+    assert_eq!(rows.json()["rows"].as_array().unwrap().len(), 1);
+    send(&app, authed("/tcpdump/nowhere")).await.error(404, "not_found");
+    assert_eq!(get(&app, "/elsewhere").await.status, StatusCode::NOT_FOUND);
+}
