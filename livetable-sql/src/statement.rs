@@ -420,6 +420,30 @@ mod tests {
     }
 
     #[test]
+    fn the_text_depends_on_the_view_shape_not_its_values() {
+        let st = AggregateStatement::new("t", &spec()).unwrap();
+        let window = Window::ending_at(Utc::now(), Duration::from_secs(60)).unwrap();
+        let view = |host: &str, limit: usize| {
+            FetchContext::new(window)
+                .with_filters(vec![Filter::eq("host", host)])
+                .with_limit(Some(limit))
+        };
+        let a = st.render(&view("a", 3)).unwrap().0;
+        assert_eq!(a, st.render(&view("'; DROP TABLE t; --", 9)).unwrap().0);
+        assert!(!a.contains("DROP"));
+        // A null value is another shape (`IS NULL`), so it gets its own statement.
+        let null = FetchContext::new(window).with_filters(vec![Filter::eq("host", Value::Null)]);
+        assert!(
+            st.render(&null).unwrap().0.contains("\"host\" IS NULL AND")
+                || st
+                    .render(&null)
+                    .unwrap()
+                    .0
+                    .contains("\"host\" IS NULL GROUP")
+        );
+    }
+
+    #[test]
     fn viewer_filters_on_metrics_are_rejected() {
         let st = AggregateStatement::new("t", &spec()).unwrap();
         let window = Window::ending_at(Utc::now(), Duration::from_secs(60)).unwrap();
