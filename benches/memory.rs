@@ -19,8 +19,8 @@
 //!   `/proc/self/statm` before and after filling a source with 10 M events.
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
 
-use std::hint::black_box;
 use std::hash::Hash;
+use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};

@@ -21,6 +21,10 @@ fn base() -> DateTime<Utc> {
     DateTime::from_timestamp(1_700_000_000, 0).unwrap()
 }
 
+/// One generated event: time offset (s), host index (3 = null), port, size, ratio in
+/// quarters.
+type RawEvent = (Option<i64>, u8, Option<i64>, Option<i64>, Option<i64>);
+
 #[derive(Debug, Clone)]
 struct Case {
     dims: Vec<usize>,
@@ -30,7 +34,7 @@ struct Case {
     filter: Option<i64>,
     width: u64,
     /// Event groups, pushed in turn; after each, the windows are fetched.
-    chunks: Vec<Vec<(Option<i64>, u8, Option<i64>, Option<i64>, Option<i64>)>>,
+    chunks: Vec<Vec<RawEvent>>,
     windows: Vec<(i64, i64)>,
     viewer: Option<(u8, usize)>,
 }
@@ -110,7 +114,11 @@ impl Case {
         for (i, &(kind, input)) in self.metrics.iter().enumerate() {
             let name = format!("m{i}");
             // Input 0 is the time column (min/max/count_distinct only), 1.. the fields.
-            let column = if input == 0 { "ts" } else { FIELDS[input - 1].0 };
+            let column = if input == 0 {
+                "ts"
+            } else {
+                FIELDS[input - 1].0
+            };
             let fits = match kind {
                 MetricKind::Sum | MetricKind::Avg => input >= 2,
                 MetricKind::Min | MetricKind::Max => input != 1,
@@ -139,7 +147,11 @@ impl Case {
             let col = &outputs[o % outputs.len()];
             if !used.contains(col) {
                 used.push(col.clone());
-                let dir = if desc { Direction::Desc } else { Direction::Asc };
+                let dir = if desc {
+                    Direction::Desc
+                } else {
+                    Direction::Asc
+                };
                 b = b.order_by(col, dir);
             }
         }
@@ -152,11 +164,7 @@ impl Case {
         b.build().unwrap()
     }
 
-    fn event(
-        &self,
-        spec: &Aggregate,
-        (t, host, port, size, quarters): (Option<i64>, u8, Option<i64>, Option<i64>, Option<i64>),
-    ) -> Vec<Value> {
+    fn event(&self, spec: &Aggregate, (t, host, port, size, quarters): RawEvent) -> Vec<Value> {
         spec.event_columns()
             .map(|(name, _)| match name {
                 "ts" => t.map_or(Value::Null, |t| {
@@ -207,7 +215,11 @@ fn naive(
         let mut row = key.clone();
         for (m, input) in spec.metrics().iter().zip(spec.metric_inputs()) {
             let vals: Vec<&Value> = match input {
-                Some(i) => evs.iter().map(|e| &e[*i]).filter(|v| !v.is_null()).collect(),
+                Some(i) => evs
+                    .iter()
+                    .map(|e| &e[*i])
+                    .filter(|v| !v.is_null())
+                    .collect(),
                 None => Vec::new(),
             };
             let float = input.is_some_and(|i| columns[i] == "ratio");

@@ -175,15 +175,9 @@ impl Plan {
                         *neg_inf += 1;
                     }
                 }
-                (Slot::Extreme(cur), v) => {
-                    if better(m.kind, v, cur) {
-                        *cur = v.clone();
-                    }
-                }
-                (Slot::Distinct(set), v) => {
-                    if !set.contains_key(v) {
-                        set.insert(v.clone(), 1);
-                    }
+                (Slot::Extreme(cur), v) if better(m.kind, v, cur) => *cur = v.clone(),
+                (Slot::Distinct(set), v) if !set.contains_key(v) => {
+                    set.insert(v.clone(), 1);
                 }
                 // Validation guarantees the input type matches the slot.
                 _ => {}
@@ -300,11 +294,9 @@ impl Plan {
                         }
                     }
                 }
-                (Slot::Extreme(cur), Slot::Extreme(v)) => {
-                    // The merged extreme is unaffected unless it came from `src`.
-                    if !v.is_null() && cur == v {
-                        recompute = true;
-                    }
+                // The merged extreme is unaffected unless it came from `src`.
+                (Slot::Extreme(cur), Slot::Extreme(v)) if !v.is_null() && cur == v => {
+                    recompute = true;
                 }
                 _ => {}
             }
