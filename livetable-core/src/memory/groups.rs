@@ -5,37 +5,35 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxBuildHasher;
 
 use super::accumulator::Slot;
 use crate::value::Value;
 
-/// A group key, shared by every bucket and merged aggregate holding the group.
+/// A group key, shared by every bucket and merged aggregate holding the group. Keys are
+/// interned, so two holders of a group hold clones of the same `Arc` and compare by
+/// pointer; the interner forgets a key only when nobody else holds it.
 pub(super) type Key = Arc<[Value]>;
 
-/// The identity of an interned key: its address. Sound because every holder of a
-/// group holds a clone of the same `Arc`, so the address stays unique while anyone
-/// still refers to it (and the interner only forgets a key nobody else holds).
+/// The hash of a group key (of its values; the same for `&[Value]` and [`Key`]).
 #[inline]
-pub(super) fn key_id(key: &Key) -> usize {
-    Arc::as_ptr(key).cast::<Value>() as usize
+pub(super) fn hash_key(dims: &[Value]) -> u64 {
+    FxBuildHasher.hash_one(dims)
 }
 
-/// Group keys, each stored once; looked up by the `&[Value]` slice of an event's
-/// dimensions, so an existing group costs one hash and no allocation. (`HashTable`
-/// because std's maps cannot look up, then insert, with one hash of a borrowed key.)
+/// Group keys, each stored once. (`HashTable` because std's maps cannot look up, then
+/// insert, with one hash of a borrowed key.)
 #[derive(Debug, Default)]
 pub(super) struct Interner {
     keys: HashTable<Key>,
 }
 
 impl Interner {
-    /// The shared key for `dims`, created on first sight.
+    /// The shared key for `dims` (whose hash is `hash`), created on first sight.
     #[inline]
-    pub(super) fn get(&mut self, dims: &[Value]) -> &Key {
-        let hash = FxBuildHasher.hash_one(dims);
+    pub(super) fn get(&mut self, hash: u64, dims: &[Value]) -> &Key {
         self.keys
-            .entry(hash, |k| **k == *dims, |k| FxBuildHasher.hash_one(&**k))
+            .entry(hash, |k| **k == *dims, |k| hash_key(k))
             .or_insert_with(|| Arc::from(dims))
             .into_mut()
     }
@@ -51,10 +49,12 @@ impl Interner {
     }
 }
 
-/// Groups with their slots, stored densely (`stride` slots per group).
+/// Groups with their slots, stored densely (`stride` slots per group), indexed by the
+/// hash of their key (kept per row, so growing the index never rehashes keys).
 #[derive(Clone, Debug)]
 pub(super) struct Groups {
-    index: FxHashMap<usize, u32>,
+    index: HashTable<u32>,
+    hashes: Vec<u64>,
     keys: Vec<Key>,
     slots: Vec<Slot>,
     stride: usize,
@@ -63,7 +63,8 @@ pub(super) struct Groups {
 impl Groups {
     pub(super) fn new(stride: usize) -> Self {
         Groups {
-            index: FxHashMap::default(),
+            index: HashTable::new(),
+            hashes: Vec::new(),
             keys: Vec::new(),
             slots: Vec::new(),
             stride,
@@ -75,31 +76,57 @@ impl Groups {
         self.keys.len()
     }
 
-    /// The row of a group, by key identity.
+    /// The row of the group whose key has these values.
     #[inline]
-    pub(super) fn row_of(&self, id: usize) -> Option<usize> {
-        self.index.get(&id).map(|&r| r as usize)
+    pub(super) fn find_values(&self, hash: u64, dims: &[Value]) -> Option<usize> {
+        let keys = &self.keys;
+        self.index
+            .find(hash, |&r| *keys[r as usize] == *dims)
+            .map(|&r| r as usize)
     }
 
-    /// The row of `key`, appending it with `init` slots when absent.
+    /// The row of an interned key.
     #[inline]
-    pub(super) fn row_or_insert(&mut self, key: &Key, init: &[Slot]) -> usize {
-        let next = self.keys.len();
-        let row = *self.index.entry(key_id(key)).or_insert_with(|| {
-            // Rows are bounded by the groups a bucket holds; u32 is plenty.
-            next as u32
-        }) as usize;
-        if row == next {
-            self.keys.push(key.clone());
-            self.slots.extend_from_slice(init);
-        }
+    pub(super) fn find(&self, hash: u64, key: &Key) -> Option<usize> {
+        let keys = &self.keys;
+        self.index
+            .find(hash, |&r| Arc::ptr_eq(&keys[r as usize], key))
+            .map(|&r| r as usize)
+    }
+
+    /// Appends a group that is not there yet.
+    #[inline]
+    pub(super) fn insert(&mut self, hash: u64, key: &Key, init: &[Slot]) -> usize {
+        let row = self.keys.len();
+        let hashes = &self.hashes;
+        // Rows are bounded by the groups one table holds; u32 is plenty.
+        self.index
+            .insert_unique(hash, row as u32, |&r| hashes[r as usize]);
+        self.hashes.push(hash);
+        self.keys.push(key.clone());
+        self.slots.extend_from_slice(init);
         row
+    }
+
+    /// The row of an interned key, appending it with `init` slots when absent.
+    #[inline]
+    pub(super) fn row_or_insert(&mut self, hash: u64, key: &Key, init: &[Slot]) -> usize {
+        match self.find(hash, key) {
+            Some(r) => r,
+            None => self.insert(hash, key, init),
+        }
     }
 
     /// The key of a row.
     #[inline]
     pub(super) fn key(&self, row: usize) -> &Key {
         &self.keys[row]
+    }
+
+    /// The key hash of a row.
+    #[inline]
+    pub(super) fn hash(&self, row: usize) -> u64 {
+        self.hashes[row]
     }
 
     /// The slots of a row.
@@ -117,29 +144,43 @@ impl Groups {
     /// Removes a row; the last row takes its place.
     pub(super) fn remove(&mut self, row: usize) {
         let last = self.keys.len() - 1;
-        self.index.remove(&key_id(&self.keys[row]));
+        if let Ok(e) = self
+            .index
+            .find_entry(self.hashes[row], |&r| r as usize == row)
+        {
+            e.remove();
+        }
         if row != last {
+            if let Ok(mut e) = self
+                .index
+                .find_entry(self.hashes[last], |&r| r as usize == last)
+            {
+                *e.get_mut() = row as u32;
+            }
             for i in 0..self.stride {
                 self.slots
                     .swap(row * self.stride + i, last * self.stride + i);
             }
             self.keys.swap(row, last);
-            self.index.insert(key_id(&self.keys[row]), row as u32);
+            self.hashes.swap(row, last);
         }
         self.keys.pop();
+        self.hashes.pop();
         self.slots.truncate(last * self.stride);
     }
 
     /// Removes every group.
     pub(super) fn clear(&mut self) {
         self.index.clear();
+        self.hashes.clear();
         self.keys.clear();
         self.slots.clear();
     }
 
     /// Rough heap bytes held, for the stats.
     pub(super) fn heap_bytes(&self) -> usize {
-        self.index.capacity() * (size_of::<(usize, u32)>() + 1)
+        self.index.capacity() * (size_of::<u32>() + 1)
+            + self.hashes.capacity() * size_of::<u64>()
             + self.keys.capacity() * size_of::<Key>()
             + self.slots.capacity() * size_of::<Slot>()
     }

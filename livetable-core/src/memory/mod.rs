@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use self::accumulator::Plan;
-use self::groups::{Groups, Interner};
+use self::groups::{Groups, Interner, hash_key};
 use self::view::View;
 use crate::aggregate::Aggregate;
 use crate::error::{Error, ErrorKind, Result};
@@ -493,14 +493,20 @@ impl Inner {
             s.newest_bucket = idx;
             s.evict(self.width);
         }
-        let key = s.interner.get(&event[1..=self.plan.dims]);
+        let dims = &event[1..=self.plan.dims];
+        let hash = hash_key(dims);
         let stride = self.plan.stride();
         let bucket = Arc::make_mut(
             s.buckets
                 .entry(idx)
                 .or_insert_with(|| Arc::new(Groups::new(stride))),
         );
-        let row = bucket.row_or_insert(key, self.plan.init());
+        // The bucket is small and hot; the interner (every group) only for a group new
+        // to the bucket.
+        let row = match bucket.find_values(hash, dims) {
+            Some(r) => r,
+            None => bucket.insert(hash, s.interner.get(hash, dims), self.plan.init()),
+        };
         self.plan.add_event(bucket.slots_mut(row), event);
         s.accepted += 1;
     }

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::accumulator::{Plan, Slot};
-use super::groups::{Groups, key_id};
+use super::groups::Groups;
 use crate::aggregate::Aggregate;
 use crate::error::Result;
 use crate::filter::Filter;
@@ -89,11 +89,11 @@ pub(super) fn rows(
     let mut replaced = vec![false; if open.is_empty() { 0 } else { merged.len() }];
     for bucket in open {
         for row in 0..bucket.len() {
-            let key = bucket.key(row);
+            let (hash, key) = (bucket.hash(row), bucket.key(row));
             let before = overlay.len();
-            let r = overlay.row_or_insert(key, plan.init());
+            let r = overlay.row_or_insert(hash, key, plan.init());
             if r == before
-                && let Some(m) = merged.row_of(key_id(key))
+                && let Some(m) = merged.find(hash, key)
             {
                 overlay.slots_mut(r).clone_from_slice(merged.slots(m));
                 replaced[m] = true;

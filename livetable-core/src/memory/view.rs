@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rustc_hash::FxHashSet;
-
 use super::accumulator::Plan;
-use super::groups::{Groups, key_id};
+use super::groups::{Groups, Key};
 
 /// The merged aggregate of some closed buckets.
 #[derive(Debug)]
@@ -68,7 +66,9 @@ impl View {
                 continue;
             }
             for row in 0..bucket.len() {
-                let r = self.merged.row_or_insert(bucket.key(row), plan.init());
+                let r = self
+                    .merged
+                    .row_or_insert(bucket.hash(row), bucket.key(row), plan.init());
                 plan.merge(self.merged.slots_mut(r), bucket.slots(row));
             }
             self.folded.insert(*i, bucket.clone());
@@ -98,16 +98,16 @@ impl View {
 
     /// Subtracts bucket versions (no longer folded); returns the groups whose min/max
     /// must be recomputed.
-    fn subtract(&mut self, plan: &Plan, stale: &[Arc<Groups>]) -> FxHashSet<usize> {
-        let mut dirty = FxHashSet::default();
+    fn subtract(&mut self, plan: &Plan, stale: &[Arc<Groups>]) -> Vec<(u64, Key)> {
+        let mut dirty = Vec::new();
         for bucket in stale {
             for row in 0..bucket.len() {
-                let id = key_id(bucket.key(row));
-                let Some(r) = self.merged.row_of(id) else {
+                let (hash, key) = (bucket.hash(row), bucket.key(row));
+                let Some(r) = self.merged.find(hash, key) else {
                     continue;
                 };
                 if plan.subtract(self.merged.slots_mut(r), bucket.slots(row)) {
-                    dirty.insert(id);
+                    dirty.push((hash, key.clone()));
                 }
                 if Plan::events(self.merged.slots(r)) == 0 {
                     self.merged.remove(r);
@@ -118,14 +118,14 @@ impl View {
     }
 
     /// A min/max that left with a bucket: recompute it from the folded buckets.
-    fn recompute_extremes(&mut self, plan: &Plan, dirty: FxHashSet<usize>) {
-        for id in dirty {
-            let Some(r) = self.merged.row_of(id) else {
+    fn recompute_extremes(&mut self, plan: &Plan, dirty: Vec<(u64, Key)>) {
+        for (hash, key) in dirty {
+            let Some(r) = self.merged.find(hash, &key) else {
                 continue;
             };
             plan.reset_extremes(self.merged.slots_mut(r));
             for bucket in self.folded.values() {
-                if let Some(br) = bucket.row_of(id) {
+                if let Some(br) = bucket.find(hash, &key) {
                     plan.merge_extremes(self.merged.slots_mut(r), bucket.slots(br));
                 }
             }
