@@ -1,0 +1,345 @@
+//! The live page in a real browser: headless Debian Chromium driven over WebDriver.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`apt-get install -y chromium
+//! chromium-driver`; `CHROMIUM` and `CHROMEDRIVER` override the paths). Without them the
+//! test is skipped with a notice, and fails when `LIVETABLE_REQUIRE_SERVICES=1`.
+//!
+//! The page is nested under `/tcpdump` behind a token, as an application would serve it.
+//! The screenshot goes to `$CARGO_TARGET_TMPDIR/screenshot.png`, and to
+//! `docs/screenshot.png` when `LIVETABLE_SCREENSHOT=1`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use axum::Router;
+use common::{Packets, Server, row};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use livetable_core::{Catalog, LiveTable, Row, ViewParams};
+use livetable_http::Options;
+use serde_json::{Value as Json, json};
+use tokio::process::{Child, Command};
+
+const TOKEN: &str = "browser-test-token-0123456789";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn tool(var: &str, default: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default));
+    path.exists().then_some(path)
+}
+
+/// The browser and its driver, or `None` (after a notice) when they are missing and not
+/// required.
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
+    let found = tool("CHROMIUM", "/usr/bin/chromium").zip(tool("CHROMEDRIVER", "/usr/bin/chromedriver"));
+    if found.is_none() {
+        let required = std::env::var("LIVETABLE_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "chromium and chromedriver are required (LIVETABLE_REQUIRE_SERVICES=1): \
+             apt-get install -y chromium chromium-driver"
+        );
+        eprintln!("skipping the browser test: chromium or chromedriver is missing (apt-get install -y chromium chromium-driver)");
+    }
+    found
+}
+
+/// A chromedriver on a free port, killed when dropped.
+struct Driver {
+    url: String,
+    _child: Child,
+}
+
+async fn start_driver(path: &Path) -> Driver {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "chromedriver did not listen in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Driver {
+        url: format!("http://127.0.0.1:{port}"),
+        _child: child,
+    }
+}
+
+async fn open_browser(driver: &Driver, chromium: &Path, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--lang=en-US",
+                "--window-size=1200,720", "--hide-scrollbars",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+/// Evaluates `script` (a function body that returns a value) until the value is truthy.
+async fn wait_for(client: &Client, what: &str, script: &str) -> Json {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let value = client.execute(script, vec![]).await.unwrap();
+        let truthy = !matches!(&value, Json::Null | Json::Bool(false))
+            && value != json!(0)
+            && value != json!("");
+        if truthy {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out waiting for {what}; last value {value}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn js(client: &Client, script: &str) -> Json {
+    client.execute(script, vec![]).await.unwrap()
+}
+
+/// The row keys in display order.
+async fn shown_keys(client: &Client) -> Vec<String> {
+    let keys = js(client, "return [...document.querySelectorAll('#body tr')].map(tr => tr.dataset.key);").await;
+    serde_json::from_value(keys).unwrap()
+}
+
+fn key(ip: &str, protocol: &str) -> String {
+    json!([ip, protocol]).to_string()
+}
+
+/// A realistic slice of a packet table: a few busy hosts, many quiet ones.
+fn packet_rows() -> Vec<Row> {
+    vec![
+        row("10.12.0.41", "TCP", 48_213, 61_877_120),
+        row("10.12.0.7", "TCP", 31_904, 40_112_344),
+        row("192.168.1.20", "UDP", 12_877, 1_918_673),
+        row("10.12.3.150", "TCP", 9_412, 7_233_901),
+        row("172.16.4.9", "TCP", 6_031, 812_440),
+        row("192.168.1.33", "UDP", 4_410, 655_120),
+        row("10.12.0.41", "UDP", 2_877, 431_550),
+        row("172.16.8.201", "TCP", 1_902, 2_604_380),
+        row("10.12.7.18", "ICMP", 1_204, 117_992),
+        row("192.168.1.20", "TCP", 988, 94_710),
+        row("10.12.3.150", "UDP", 412, 61_800),
+        row("172.16.4.9", "ICMP", 96, 9_408),
+    ]
+}
+
+fn with_count(rows: &mut [Row], ip: &str, protocol: &str, count: i64, size: i64) {
+    let target = row(ip, protocol, 0, 0);
+    let r = rows
+        .iter_mut()
+        .find(|r| r.values()[..2] == target.values()[..2])
+        .unwrap();
+    r.values_mut()[2] = count.into();
+    r.values_mut()[3] = size.into();
+}
+
+async fn subscribers_become(live: &LiveTable, n: usize) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while live.stats().subscribers != n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} subscribers, have {}",
+            live.stats().subscribers
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_page_in_chromium() {
+    let Some((chromium, chromedriver)) = browser_tools() else {
+        return;
+    };
+    let mut rows = packet_rows();
+    let source = Packets::new(rows.clone());
+    let catalog = Catalog::new()
+        .with(common::packets_table("packets", source.clone(), Duration::from_millis(500)))
+        .unwrap();
+    let app = Router::new().nest(
+        "/tcpdump",
+        Options::default().token(TOKEN).unwrap().router(catalog.clone()),
+    );
+    let server = Server::start(app).await;
+    let live = catalog.get("packets").unwrap().view(&ViewParams::default()).unwrap();
+
+    let driver = start_driver(&chromedriver).await;
+    let profile = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "chromium-profile-{}",
+        std::process::id()
+    ));
+    let client = open_browser(&driver, &chromium, &profile).await;
+    // Run the steps in a task so the browser is closed even when one fails.
+    let base = server.url("/tcpdump");
+    let steps = tokio::spawn({
+        let client = client.clone();
+        async move { drive(&client, &base, &source, &live, &mut rows).await }
+    })
+    .await;
+    let _ = client.close().await;
+    drop(driver);
+    let _ = std::fs::remove_dir_all(&profile);
+    server.stop().await.unwrap();
+    if let Err(failure) = steps {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+async fn drive(client: &Client, base: &str, source: &Packets, live: &LiveTable, rows: &mut Vec<Row>) {
+    // The token is exchanged for a cookie and leaves the address bar.
+    client
+        .goto(&format!("{base}?token={TOKEN}"))
+        .await
+        .unwrap();
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/tcpdump");
+    assert!(!url.as_str().contains("token"), "{url}");
+
+    // The page loads and shows the rows, formatted, in the table's default order.
+    wait_for(client, "12 rows", "return document.querySelectorAll('#body tr').length === 12;").await;
+    wait_for(client, "fresh", "return document.getElementById('state').dataset.state === 'fresh';").await;
+    assert_eq!(js(client, "return document.getElementById('title').textContent;").await, "Packets by source");
+    let busiest = key("10.12.0.41", "TCP");
+    assert_eq!(shown_keys(client).await[0], busiest, "ordered by count, descending");
+    let cell = |k: &str, col: &str| {
+        format!("return document.querySelector(`tr[data-key='{k}'] td[data-col='{col}']`).textContent;")
+    };
+    assert_eq!(js(client, &cell(&busiest, "count")).await, "48,213");
+    assert_eq!(js(client, &cell(&busiest, "total_size")).await, "61.9 MB");
+    assert_eq!(js(client, &cell(&key("172.16.4.9", "ICMP"), "total_size")).await, "9.4 KB");
+    // The threshold rule (> 1,000,000 bytes) and the data bar on `count`.
+    let style = |k: &str, col: &str, prop: &str| {
+        format!("return getComputedStyle(document.querySelector(`tr[data-key='{k}'] td[data-col='{col}']`)).{prop};")
+    };
+    assert_eq!(js(client, &style(&busiest, "total_size", "fontWeight")).await, "700");
+    assert_eq!(js(client, &style(&key("172.16.4.9", "ICMP"), "total_size", "fontWeight")).await, "400");
+    let bar = js(client, &style(&busiest, "count", "backgroundImage")).await;
+    assert!(bar.as_str().unwrap().contains("linear-gradient"), "{bar}");
+    assert!(js(client, "return document.getElementById('stale').hidden;").await == json!(true));
+    let meta = js(client, "return document.getElementById('meta').textContent;").await;
+    let meta = meta.as_str().unwrap();
+    assert!(meta.contains("window 1h") && meta.contains("updated") && meta.contains("fetch"), "{meta}");
+    assert_eq!(
+        js(client, "return document.getElementById('csv').getAttribute('href');").await,
+        "api/tables/packets.csv"
+    );
+
+    // A change in the source appears without a reload.
+    js(client, "window.stillHere = true; return null;").await;
+    with_count(rows, "10.12.3.150", "TCP", 9_999, 7_300_000);
+    source.set_rows(rows.clone());
+    wait_for(client, "the new count", &format!("{} === '9,999'", cell(&key("10.12.3.150", "TCP"), "count").trim_end_matches(';'))).await;
+    assert_eq!(js(client, "return window.stillHere === true;").await, true, "no reload");
+
+    // Sort by bytes with the keyboard (headers are buttons), select a row.
+    let header = client.find(Locator::Css("th button[data-col='total_size']")).await.unwrap();
+    header.send_keys("\u{e007}").await.unwrap(); // Enter
+    wait_for(client, "aria-sort", "return document.querySelector(\"th[data-col='total_size']\").getAttribute('aria-sort') === 'descending';").await;
+    let by_size = |rows: &[Row]| {
+        let mut sorted = rows.to_vec();
+        sorted.sort_by(|a, b| b.values()[3].cmp(&a.values()[3]));
+        sorted
+            .iter()
+            .map(|r| json!([r.values()[0], r.values()[1]]).to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shown_keys(client).await, by_size(rows));
+    let quiet = key("172.16.4.9", "ICMP");
+    client
+        .find(Locator::Css(&format!("tr[data-key='{quiet}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // The next update keeps the sort (and the selection): the quiet row becomes the
+    // largest and moves to the top.
+    let version = js(client, "return Number(document.body.dataset.version);").await;
+    with_count(rows, "172.16.4.9", "ICMP", 120, 90_000_000);
+    source.set_rows(rows.clone());
+    wait_for(client, "the update", &format!("return Number(document.body.dataset.version) > {version} && {} === '90.0 MB';", cell(&quiet, "total_size").trim_start_matches("return ").trim_end_matches(';'))).await;
+    wait_for(client, "the moved row", &format!("return document.querySelector('#body tr').dataset.key === '{quiet}';")).await;
+    assert_eq!(shown_keys(client).await, by_size(rows));
+    assert_eq!(
+        js(client, "return document.querySelector(\"th[data-col='total_size']\").getAttribute('aria-sort');").await,
+        "descending"
+    );
+    assert_eq!(
+        js(client, &format!("return document.querySelector(`tr[data-key='{quiet}']`).classList.contains('selected');")).await,
+        true
+    );
+
+    // The filter box hides rows and keeps them hidden across updates.
+    let filter = client.find(Locator::Css("#filter")).await.unwrap();
+    filter.send_keys("udp").await.unwrap();
+    let visible = "return [...document.querySelectorAll('#body tr')].filter(tr => !tr.hidden).length;";
+    wait_for(client, "4 UDP rows", &format!("{} === 4;", visible.trim_end_matches(';'))).await;
+    let version = js(client, "return Number(document.body.dataset.version);").await;
+    wait_for(client, "another tick", &format!("return Number(document.body.dataset.version) > {version};")).await;
+    assert_eq!(js(client, visible).await, 4);
+    filter.clear().await.unwrap();
+    js(client, "document.getElementById('filter').dispatchEvent(new Event('input')); return null;").await;
+    wait_for(client, "all rows", &format!("{} === 12;", visible.trim_end_matches(';'))).await;
+
+    // The stale banner appears while the source fails, with the error, and goes.
+    source.fail(Some("connection refused"));
+    let banner = wait_for(client, "the stale banner", "const b = document.getElementById('stale'); return !b.hidden && b.textContent;").await;
+    assert!(banner.as_str().unwrap().contains("connection refused"), "{banner}");
+    assert!(!banner.as_str().unwrap().contains("db.internal"), "{banner}");
+    assert_eq!(js(client, "return document.getElementById('state').dataset.state;").await, "stale");
+    assert_eq!(js(client, "return document.querySelectorAll('#body tr').length;").await, 12, "the last good rows stay");
+    source.fail(None);
+    wait_for(client, "the banner to go", "return document.getElementById('stale').hidden && document.getElementById('state').dataset.state === 'fresh';").await;
+
+    // Pause closes the stream (the table loses its only viewer); resume reopens it.
+    subscribers_become(live, 1).await;
+    client.find(Locator::Css("#pause")).await.unwrap().click().await.unwrap();
+    subscribers_become(live, 0).await;
+    assert_eq!(js(client, "return document.getElementById('state').dataset.state;").await, "paused");
+    client.find(Locator::Css("#pause")).await.unwrap().click().await.unwrap();
+    subscribers_become(live, 1).await;
+    wait_for(client, "fresh again", "return document.getElementById('state').dataset.state === 'fresh';").await;
+
+    // A screenshot of the page as a viewer sees it, just after an update.
+    client.find(Locator::Css("th button[data-col='count']")).await.unwrap().click().await.unwrap();
+    with_count(rows, "10.12.0.7", "TCP", 32_410, 40_733_002);
+    source.set_rows(rows.clone());
+    wait_for(client, "the last update", &format!("{} === '32,410'", cell(&key("10.12.0.7", "TCP"), "count").trim_end_matches(';'))).await;
+    let png = client.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshot.png");
+    std::fs::write(&tmp, &png).unwrap();
+    if std::env::var("LIVETABLE_SCREENSHOT").is_ok_and(|v| v == "1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("screenshot.png"), &png).unwrap();
+    }
+}
