@@ -90,9 +90,7 @@ fn csv_response(name: &str, snapshot: &Arc<Snapshot>) -> Result<Response> {
 /// empty, timestamps RFC 3339. Text cells that a spreadsheet would run as a formula
 /// (starting with `=`, `+`, `-`, `@`, tab or carriage return) are prefixed with `'`.
 pub(crate) fn to_csv(snapshot: &Snapshot) -> Result<Vec<u8>> {
-    let fail = |e: csv::Error| {
-        Error::new(ErrorKind::Unexpected, format!("cannot write CSV: {e}"))
-    };
+    let fail = |e: csv::Error| Error::new(ErrorKind::Unexpected, format!("cannot write CSV: {e}"));
     let mut writer = csv::Writer::from_writer(Vec::new());
     let columns = snapshot.schema.columns();
     writer
@@ -113,8 +111,7 @@ pub(crate) fn to_csv(snapshot: &Snapshot) -> Result<Vec<u8>> {
 
 fn cell(value: &Value, data_type: DataType) -> String {
     let text = value.to_string();
-    let risky = data_type == DataType::Text
-        && text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let risky = data_type == DataType::Text && text.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if risky { format!("'{text}") } else { text }
 }
 

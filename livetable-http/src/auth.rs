@@ -153,7 +153,10 @@ mod tests {
     #[test]
     fn bearer_and_cookies_are_read() {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  abc "));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
         assert_eq!(bearer(&h), Some(&b"abc"[..]));
         h.insert(
             header::COOKIE,

@@ -101,9 +101,15 @@ impl From<Error> for ApiError {
             // The full error (context included) is for the operator only.
             warn!(error = %error, "request failed");
             let (kind, message) = if error.kind() == ErrorKind::Timeout {
-                ("timeout", "the table's source did not answer in time; try again later")
+                (
+                    "timeout",
+                    "the table's source did not answer in time; try again later",
+                )
             } else {
-                ("unavailable", "the table is unavailable right now; try again later")
+                (
+                    "unavailable",
+                    "the table is unavailable right now; try again later",
+                )
             };
             return ApiError {
                 status,

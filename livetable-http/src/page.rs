@@ -113,17 +113,30 @@ mod tests {
 
     #[test]
     fn nested_pages_get_a_relative_base() {
-        assert_eq!(base_href(&Uri::from_static("/a/tcpdump?x=1")).as_deref(), Some("tcpdump/"));
+        assert_eq!(
+            base_href(&Uri::from_static("/a/tcpdump?x=1")).as_deref(),
+            Some("tcpdump/")
+        );
         assert_eq!(base_href(&Uri::from_static("/a/tcpdump/")), None);
         assert_eq!(base_href(&Uri::from_static("/")), None);
-        assert_eq!(self_location(&Uri::from_static("/a/tcpdump"), "t=1"), "tcpdump?t=1");
+        assert_eq!(
+            self_location(&Uri::from_static("/a/tcpdump"), "t=1"),
+            "tcpdump?t=1"
+        );
         assert_eq!(self_location(&Uri::from_static("/"), ""), "./");
     }
 
     #[test]
     fn the_page_uses_only_relative_urls() {
         for text in [INDEX, APP_JS] {
-            for bad in ["src=\"/", "href=\"/", "fetch('/", "EventSource('/", "http://", "https://"] {
+            for bad in [
+                "src=\"/",
+                "href=\"/",
+                "fetch('/",
+                "EventSource('/",
+                "http://",
+                "https://",
+            ] {
                 assert!(!text.contains(bad), "absolute URL `{bad}` in an asset");
             }
         }

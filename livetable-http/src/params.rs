@@ -83,10 +83,13 @@ mod tests {
     fn repeated_keys_become_in_filters() {
         let p = parse_view_params(Some("a=1&b=x%20y&a=2&b=z")).unwrap();
         assert_eq!(p.window, None);
-        assert_eq!(p.filters, vec![
-            Filter::is_in("a", ["1", "2"]),
-            Filter::is_in("b", ["x y", "z"]),
-        ]);
+        assert_eq!(
+            p.filters,
+            vec![
+                Filter::is_in("a", ["1", "2"]),
+                Filter::is_in("b", ["x y", "z"]),
+            ]
+        );
         let p = parse_view_params(Some("c=+")).unwrap();
         assert_eq!(p.filters, vec![Filter::eq("c", " ")]);
     }

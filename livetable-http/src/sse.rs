@@ -43,7 +43,10 @@ fn epoch() -> &'static str {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        format!("{:x}", (nanos as u64) ^ u64::from(std::process::id()).rotate_left(40))
+        format!(
+            "{:x}",
+            (nanos as u64) ^ u64::from(std::process::id()).rotate_left(40)
+        )
     })
 }
 

@@ -37,7 +37,8 @@ fn tool(var: &str, default: &str) -> Option<PathBuf> {
 /// The browser and its driver, or `None` (after a notice) when they are missing and not
 /// required.
 fn browser_tools() -> Option<(PathBuf, PathBuf)> {
-    let found = tool("CHROMIUM", "/usr/bin/chromium").zip(tool("CHROMEDRIVER", "/usr/bin/chromedriver"));
+    let found =
+        tool("CHROMIUM", "/usr/bin/chromium").zip(tool("CHROMEDRIVER", "/usr/bin/chromedriver"));
     if found.is_none() {
         let required = std::env::var("LIVETABLE_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
         assert!(
@@ -45,7 +46,9 @@ fn browser_tools() -> Option<(PathBuf, PathBuf)> {
             "chromium and chromedriver are required (LIVETABLE_REQUIRE_SERVICES=1): \
              apt-get install -y chromium chromium-driver"
         );
-        eprintln!("skipping the browser test: chromium or chromedriver is missing (apt-get install -y chromium chromium-driver)");
+        eprintln!(
+            "skipping the browser test: chromium or chromedriver is missing (apt-get install -y chromium chromium-driver)"
+        );
     }
     found
 }
@@ -69,8 +72,14 @@ async fn start_driver(path: &Path) -> Driver {
         .spawn()
         .expect("chromedriver starts");
     let deadline = tokio::time::Instant::now() + DEADLINE;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "chromedriver did not listen in time");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "chromedriver did not listen in time"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Driver {
@@ -125,7 +134,11 @@ async fn js(client: &Client, script: &str) -> Json {
 
 /// The row keys in display order.
 async fn shown_keys(client: &Client) -> Vec<String> {
-    let keys = js(client, "return [...document.querySelectorAll('#body tr')].map(tr => tr.dataset.key);").await;
+    let keys = js(
+        client,
+        "return [...document.querySelectorAll('#body tr')].map(tr => tr.dataset.key);",
+    )
+    .await;
     serde_json::from_value(keys).unwrap()
 }
 
@@ -181,20 +194,29 @@ async fn live_page_in_chromium() {
     let mut rows = packet_rows();
     let source = Packets::new(rows.clone());
     let catalog = Catalog::new()
-        .with(common::packets_table("packets", source.clone(), Duration::from_millis(500)))
+        .with(common::packets_table(
+            "packets",
+            source.clone(),
+            Duration::from_millis(500),
+        ))
         .unwrap();
     let app = Router::new().nest(
         "/tcpdump",
-        Options::default().token(TOKEN).unwrap().router(catalog.clone()),
+        Options::default()
+            .token(TOKEN)
+            .unwrap()
+            .router(catalog.clone()),
     );
     let server = Server::start(app).await;
-    let live = catalog.get("packets").unwrap().view(&ViewParams::default()).unwrap();
+    let live = catalog
+        .get("packets")
+        .unwrap()
+        .view(&ViewParams::default())
+        .unwrap();
 
     let driver = start_driver(&chromedriver).await;
-    let profile = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "chromium-profile-{}",
-        std::process::id()
-    ));
+    let profile = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("chromium-profile-{}", std::process::id()));
     let client = open_browser(&driver, &chromium, &profile).await;
     // Run the steps in a task so the browser is closed even when one fails.
     let base = server.url("/tcpdump");
@@ -212,54 +234,115 @@ async fn live_page_in_chromium() {
     }
 }
 
-async fn drive(client: &Client, base: &str, source: &Packets, live: &LiveTable, rows: &mut Vec<Row>) {
+async fn drive(client: &Client, base: &str, source: &Packets, live: &LiveTable, rows: &mut [Row]) {
     // The token is exchanged for a cookie and leaves the address bar.
-    client
-        .goto(&format!("{base}?token={TOKEN}"))
-        .await
-        .unwrap();
+    client.goto(&format!("{base}?token={TOKEN}")).await.unwrap();
     let url = client.current_url().await.unwrap();
     assert_eq!(url.path(), "/tcpdump");
     assert!(!url.as_str().contains("token"), "{url}");
 
     // The page loads and shows the rows, formatted, in the table's default order.
-    wait_for(client, "12 rows", "return document.querySelectorAll('#body tr').length === 12;").await;
-    wait_for(client, "fresh", "return document.getElementById('state').dataset.state === 'fresh';").await;
-    assert_eq!(js(client, "return document.getElementById('title').textContent;").await, "Packets by source");
+    wait_for(
+        client,
+        "12 rows",
+        "return document.querySelectorAll('#body tr').length === 12;",
+    )
+    .await;
+    wait_for(
+        client,
+        "fresh",
+        "return document.getElementById('state').dataset.state === 'fresh';",
+    )
+    .await;
+    assert_eq!(
+        js(
+            client,
+            "return document.getElementById('title').textContent;"
+        )
+        .await,
+        "Packets by source"
+    );
     let busiest = key("10.12.0.41", "TCP");
-    assert_eq!(shown_keys(client).await[0], busiest, "ordered by count, descending");
+    assert_eq!(
+        shown_keys(client).await[0],
+        busiest,
+        "ordered by count, descending"
+    );
     let cell = |k: &str, col: &str| {
-        format!("return document.querySelector(`tr[data-key='{k}'] td[data-col='{col}']`).textContent;")
+        format!(
+            "return document.querySelector(`tr[data-key='{k}'] td[data-col='{col}']`).textContent;"
+        )
     };
     assert_eq!(js(client, &cell(&busiest, "count")).await, "48,213");
     assert_eq!(js(client, &cell(&busiest, "total_size")).await, "61.9 MB");
-    assert_eq!(js(client, &cell(&key("172.16.4.9", "ICMP"), "total_size")).await, "9.4 KB");
+    assert_eq!(
+        js(client, &cell(&key("172.16.4.9", "ICMP"), "total_size")).await,
+        "9.4 KB"
+    );
     // The threshold rule (> 1,000,000 bytes) and the data bar on `count`.
     let style = |k: &str, col: &str, prop: &str| {
-        format!("return getComputedStyle(document.querySelector(`tr[data-key='{k}'] td[data-col='{col}']`)).{prop};")
+        format!(
+            "return getComputedStyle(document.querySelector(`tr[data-key='{k}'] td[data-col='{col}']`)).{prop};"
+        )
     };
-    assert_eq!(js(client, &style(&busiest, "total_size", "fontWeight")).await, "700");
-    assert_eq!(js(client, &style(&key("172.16.4.9", "ICMP"), "total_size", "fontWeight")).await, "400");
+    assert_eq!(
+        js(client, &style(&busiest, "total_size", "fontWeight")).await,
+        "700"
+    );
+    assert_eq!(
+        js(
+            client,
+            &style(&key("172.16.4.9", "ICMP"), "total_size", "fontWeight")
+        )
+        .await,
+        "400"
+    );
     let bar = js(client, &style(&busiest, "count", "backgroundImage")).await;
     assert!(bar.as_str().unwrap().contains("linear-gradient"), "{bar}");
     assert!(js(client, "return document.getElementById('stale').hidden;").await == json!(true));
-    let meta = js(client, "return document.getElementById('meta').textContent;").await;
+    let meta = js(
+        client,
+        "return document.getElementById('meta').textContent;",
+    )
+    .await;
     let meta = meta.as_str().unwrap();
-    assert!(meta.contains("window 1h") && meta.contains("updated") && meta.contains("fetch"), "{meta}");
+    assert!(
+        meta.contains("window 1h") && meta.contains("updated") && meta.contains("fetch"),
+        "{meta}"
+    );
     assert_eq!(
-        js(client, "return document.getElementById('csv').getAttribute('href');").await,
+        js(
+            client,
+            "return document.getElementById('csv').getAttribute('href');"
+        )
+        .await,
         "api/tables/packets.csv"
     );
 
     // A change in the source appears without a reload.
     js(client, "window.stillHere = true; return null;").await;
     with_count(rows, "10.12.3.150", "TCP", 9_999, 7_300_000);
-    source.set_rows(rows.clone());
-    wait_for(client, "the new count", &format!("{} === '9,999'", cell(&key("10.12.3.150", "TCP"), "count").trim_end_matches(';'))).await;
-    assert_eq!(js(client, "return window.stillHere === true;").await, true, "no reload");
+    source.set_rows(rows.to_vec());
+    wait_for(
+        client,
+        "the new count",
+        &format!(
+            "{} === '9,999'",
+            cell(&key("10.12.3.150", "TCP"), "count").trim_end_matches(';')
+        ),
+    )
+    .await;
+    assert_eq!(
+        js(client, "return window.stillHere === true;").await,
+        true,
+        "no reload"
+    );
 
     // Sort by bytes with the keyboard (headers are buttons), select a row.
-    let header = client.find(Locator::Css("th button[data-col='total_size']")).await.unwrap();
+    let header = client
+        .find(Locator::Css("th button[data-col='total_size']"))
+        .await
+        .unwrap();
     header.send_keys("\u{e007}").await.unwrap(); // Enter
     wait_for(client, "aria-sort", "return document.querySelector(\"th[data-col='total_size']\").getAttribute('aria-sort') === 'descending';").await;
     let by_size = |rows: &[Row]| {
@@ -284,9 +367,24 @@ async fn drive(client: &Client, base: &str, source: &Packets, live: &LiveTable, 
     // largest and moves to the top.
     let version = js(client, "return Number(document.body.dataset.version);").await;
     with_count(rows, "172.16.4.9", "ICMP", 120, 90_000_000);
-    source.set_rows(rows.clone());
-    wait_for(client, "the update", &format!("return Number(document.body.dataset.version) > {version} && {} === '90.0 MB';", cell(&quiet, "total_size").trim_start_matches("return ").trim_end_matches(';'))).await;
-    wait_for(client, "the moved row", &format!("return document.querySelector('#body tr').dataset.key === '{quiet}';")).await;
+    source.set_rows(rows.to_vec());
+    wait_for(
+        client,
+        "the update",
+        &format!(
+            "return Number(document.body.dataset.version) > {version} && {} === '90.0 MB';",
+            cell(&quiet, "total_size")
+                .trim_start_matches("return ")
+                .trim_end_matches(';')
+        ),
+    )
+    .await;
+    wait_for(
+        client,
+        "the moved row",
+        &format!("return document.querySelector('#body tr').dataset.key === '{quiet}';"),
+    )
+    .await;
     assert_eq!(shown_keys(client).await, by_size(rows));
     assert_eq!(
         js(client, "return document.querySelector(\"th[data-col='total_size']\").getAttribute('aria-sort');").await,
@@ -300,39 +398,123 @@ async fn drive(client: &Client, base: &str, source: &Packets, live: &LiveTable, 
     // The filter box hides rows and keeps them hidden across updates.
     let filter = client.find(Locator::Css("#filter")).await.unwrap();
     filter.send_keys("udp").await.unwrap();
-    let visible = "return [...document.querySelectorAll('#body tr')].filter(tr => !tr.hidden).length;";
-    wait_for(client, "4 UDP rows", &format!("{} === 4;", visible.trim_end_matches(';'))).await;
+    let visible =
+        "return [...document.querySelectorAll('#body tr')].filter(tr => !tr.hidden).length;";
+    wait_for(
+        client,
+        "4 UDP rows",
+        &format!("{} === 4;", visible.trim_end_matches(';')),
+    )
+    .await;
     let version = js(client, "return Number(document.body.dataset.version);").await;
-    wait_for(client, "another tick", &format!("return Number(document.body.dataset.version) > {version};")).await;
+    wait_for(
+        client,
+        "another tick",
+        &format!("return Number(document.body.dataset.version) > {version};"),
+    )
+    .await;
     assert_eq!(js(client, visible).await, 4);
     filter.clear().await.unwrap();
-    js(client, "document.getElementById('filter').dispatchEvent(new Event('input')); return null;").await;
-    wait_for(client, "all rows", &format!("{} === 12;", visible.trim_end_matches(';'))).await;
+    js(
+        client,
+        "document.getElementById('filter').dispatchEvent(new Event('input')); return null;",
+    )
+    .await;
+    wait_for(
+        client,
+        "all rows",
+        &format!("{} === 12;", visible.trim_end_matches(';')),
+    )
+    .await;
 
     // The stale banner appears while the source fails, with the error, and goes.
     source.fail(Some("connection refused"));
-    let banner = wait_for(client, "the stale banner", "const b = document.getElementById('stale'); return !b.hidden && b.textContent;").await;
-    assert!(banner.as_str().unwrap().contains("connection refused"), "{banner}");
-    assert!(!banner.as_str().unwrap().contains("db.internal"), "{banner}");
-    assert_eq!(js(client, "return document.getElementById('state').dataset.state;").await, "stale");
-    assert_eq!(js(client, "return document.querySelectorAll('#body tr').length;").await, 12, "the last good rows stay");
+    let banner = wait_for(
+        client,
+        "the stale banner",
+        "const b = document.getElementById('stale'); return !b.hidden && b.textContent;",
+    )
+    .await;
+    assert!(
+        banner.as_str().unwrap().contains("connection refused"),
+        "{banner}"
+    );
+    assert!(
+        !banner.as_str().unwrap().contains("db.internal"),
+        "{banner}"
+    );
+    assert_eq!(
+        js(
+            client,
+            "return document.getElementById('state').dataset.state;"
+        )
+        .await,
+        "stale"
+    );
+    assert_eq!(
+        js(
+            client,
+            "return document.querySelectorAll('#body tr').length;"
+        )
+        .await,
+        12,
+        "the last good rows stay"
+    );
     source.fail(None);
     wait_for(client, "the banner to go", "return document.getElementById('stale').hidden && document.getElementById('state').dataset.state === 'fresh';").await;
 
     // Pause closes the stream (the table loses its only viewer); resume reopens it.
     subscribers_become(live, 1).await;
-    client.find(Locator::Css("#pause")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("#pause"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     subscribers_become(live, 0).await;
-    assert_eq!(js(client, "return document.getElementById('state').dataset.state;").await, "paused");
-    client.find(Locator::Css("#pause")).await.unwrap().click().await.unwrap();
+    assert_eq!(
+        js(
+            client,
+            "return document.getElementById('state').dataset.state;"
+        )
+        .await,
+        "paused"
+    );
+    client
+        .find(Locator::Css("#pause"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     subscribers_become(live, 1).await;
-    wait_for(client, "fresh again", "return document.getElementById('state').dataset.state === 'fresh';").await;
+    wait_for(
+        client,
+        "fresh again",
+        "return document.getElementById('state').dataset.state === 'fresh';",
+    )
+    .await;
 
     // A screenshot of the page as a viewer sees it, just after an update.
-    client.find(Locator::Css("th button[data-col='count']")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("th button[data-col='count']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     with_count(rows, "10.12.0.7", "TCP", 32_410, 40_733_002);
-    source.set_rows(rows.clone());
-    wait_for(client, "the last update", &format!("{} === '32,410'", cell(&key("10.12.0.7", "TCP"), "count").trim_end_matches(';'))).await;
+    source.set_rows(rows.to_vec());
+    wait_for(
+        client,
+        "the last update",
+        &format!(
+            "{} === '32,410'",
+            cell(&key("10.12.0.7", "TCP"), "count").trim_end_matches(';')
+        ),
+    )
+    .await;
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshot.png");

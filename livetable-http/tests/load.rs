@@ -34,7 +34,14 @@ async fn a_thousand_viewers_share_one_fetch_per_tick() {
     }
 
     let rows = (0..50)
-        .map(|i| row(&format!("10.0.{}.{}", i / 200, i % 200 + 1), "TCP", 100 * i, 1500 * i))
+        .map(|i| {
+            row(
+                &format!("10.0.{}.{}", i / 200, i % 200 + 1),
+                "TCP",
+                100 * i,
+                1500 * i,
+            )
+        })
         .collect();
     let source = Packets::new(rows);
     source.state.lock().unwrap().ticking = true; // every tick changes every row
@@ -45,7 +52,11 @@ async fn a_thousand_viewers_share_one_fetch_per_tick() {
         .build()
         .unwrap();
     let catalog = Catalog::new().with(table).unwrap();
-    let live = catalog.get("packets").unwrap().view(&ViewParams::default()).unwrap();
+    let live = catalog
+        .get("packets")
+        .unwrap()
+        .view(&ViewParams::default())
+        .unwrap();
     // The reference: what a subscriber of the core sees, version by version.
     let mut reference = live.subscribe();
     let server = Server::start(livetable_http::router(catalog.clone())).await;
@@ -103,9 +114,7 @@ async fn a_thousand_viewers_share_one_fetch_per_tick() {
         while let Some(update) = reference.next().await {
             let snapshot = match (update, expected.take()) {
                 (Update::Snapshot(s), _) => s,
-                (Update::Patch(p), Some(current)) => {
-                    Arc::new(current.apply(&p).unwrap())
-                }
+                (Update::Patch(p), Some(current)) => Arc::new(current.apply(&p).unwrap()),
                 (Update::Patch(_), None) => panic!("a patch before any snapshot"),
             };
             let version = snapshot.version;

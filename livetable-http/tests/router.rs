@@ -20,7 +20,11 @@ const TOKEN: &str = "s3cret-token-0123456789";
 fn catalog() -> (Catalog, Packets) {
     let source = Packets::new(sample_rows());
     let catalog = Catalog::new()
-        .with(packets_table("packets", source.clone(), Duration::from_secs(3600)))
+        .with(packets_table(
+            "packets",
+            source.clone(),
+            Duration::from_secs(3600),
+        ))
         .unwrap();
     (catalog, source)
 }
@@ -78,25 +82,39 @@ async fn page_and_assets() {
     let app = livetable_http::router(catalog().0);
     let page = get(&app, "/").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert_eq!(page.header(header::CONTENT_TYPE), "text/html; charset=utf-8");
+    assert_eq!(
+        page.header(header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
     assert!(
         page.header(header::CONTENT_SECURITY_POLICY)
             .contains("script-src 'self'")
     );
     assert_eq!(page.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
     let version = env!("CARGO_PKG_VERSION");
-    assert!(page.body.contains(&format!("src=\"assets/app.js?v={version}\"")));
-    assert!(page.body.contains(&format!("href=\"assets/style.css?v={version}\"")));
+    assert!(
+        page.body
+            .contains(&format!("src=\"assets/app.js?v={version}\""))
+    );
+    assert!(
+        page.body
+            .contains(&format!("href=\"assets/style.css?v={version}\""))
+    );
 
     let js = get(&app, "/assets/app.js").await;
     assert_eq!(js.status, StatusCode::OK);
-    assert!(js.header(header::CONTENT_TYPE).starts_with("text/javascript"));
+    assert!(
+        js.header(header::CONTENT_TYPE)
+            .starts_with("text/javascript")
+    );
     assert!(js.body.contains("EventSource"));
     let css = get(&app, "/assets/style.css").await;
     assert!(css.header(header::CONTENT_TYPE).starts_with("text/css"));
     assert!(css.body.contains("--lt-bg"));
 
-    get(&app, "/assets/secret.txt").await.error(404, "not_found");
+    get(&app, "/assets/secret.txt")
+        .await
+        .error(404, "not_found");
     get(&app, "/nowhere").await.error(404, "not_found");
 }
 
@@ -113,7 +131,10 @@ async fn table_list_describes_schema_windows_and_rules() {
     assert_eq!(table["window"], "1h");
     assert_eq!(table["allowed_windows"], serde_json::json!(["15m", "1h"]));
     let columns = table["schema"]["columns"].as_array().unwrap();
-    let names: Vec<&str> = columns.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = columns
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["source_ip", "protocol", "count", "total_size"]);
     assert_eq!(columns[3]["unit"], "bytes");
     assert_eq!(columns[0]["role"], "dimension");
@@ -129,10 +150,7 @@ async fn snapshot_as_json_with_filters_and_window() {
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.header(header::CONTENT_TYPE), "application/json");
     assert_eq!(answer.header(header::CACHE_CONTROL), "no-store");
-    assert_eq!(
-        answer.headers.get("x-livetable-status").unwrap(),
-        "fresh"
-    );
+    assert_eq!(answer.headers.get("x-livetable-status").unwrap(), "fresh");
     let body = answer.json();
     assert_eq!(body["status"]["state"], "fresh");
     assert_eq!(
@@ -147,21 +165,34 @@ async fn snapshot_as_json_with_filters_and_window() {
     assert!(body["fetch_ms"].as_f64().is_some());
     let length = chrono::DateTime::parse_from_rfc3339(body["window"]["end"].as_str().unwrap())
         .unwrap()
-        - chrono::DateTime::parse_from_rfc3339(body["window"]["start"].as_str().unwrap())
-            .unwrap();
+        - chrono::DateTime::parse_from_rfc3339(body["window"]["start"].as_str().unwrap()).unwrap();
     assert_eq!(length.num_seconds(), 3600);
 
     let count = |body: Json| body["rows"].as_array().unwrap().len();
-    assert_eq!(count(get(&app, "/api/tables/packets?protocol=TCP").await.json()), 2);
     assert_eq!(
-        count(get(&app, "/api/tables/packets?protocol=TCP&protocol=UDP").await.json()),
+        count(get(&app, "/api/tables/packets?protocol=TCP").await.json()),
+        2
+    );
+    assert_eq!(
+        count(
+            get(&app, "/api/tables/packets?protocol=TCP&protocol=UDP")
+                .await
+                .json()
+        ),
         3
     );
-    let one = get(&app, "/api/tables/packets?source_ip=10.0.0.2").await.json();
-    assert_eq!(one["rows"], serde_json::json!([["10.0.0.2", "UDP", 300, 45_000]]));
-    let quarter = get(&app, "/api/tables/packets?window=15m&protocol=UDP").await.json();
-    let start = chrono::DateTime::parse_from_rfc3339(quarter["window"]["start"].as_str().unwrap())
-        .unwrap();
+    let one = get(&app, "/api/tables/packets?source_ip=10.0.0.2")
+        .await
+        .json();
+    assert_eq!(
+        one["rows"],
+        serde_json::json!([["10.0.0.2", "UDP", 300, 45_000]])
+    );
+    let quarter = get(&app, "/api/tables/packets?window=15m&protocol=UDP")
+        .await
+        .json();
+    let start =
+        chrono::DateTime::parse_from_rfc3339(quarter["window"]["start"].as_str().unwrap()).unwrap();
     let end =
         chrono::DateTime::parse_from_rfc3339(quarter["window"]["end"].as_str().unwrap()).unwrap();
     assert_eq!((end - start).num_seconds(), 900);
@@ -173,7 +204,10 @@ async fn snapshot_as_csv() {
     let app = livetable_http::router(catalog().0);
     let answer = get(&app, "/api/tables/packets.csv?protocol=TCP").await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.header(header::CONTENT_TYPE), "text/csv; charset=utf-8");
+    assert_eq!(
+        answer.header(header::CONTENT_TYPE),
+        "text/csv; charset=utf-8"
+    );
     assert_eq!(
         answer.header(header::CONTENT_DISPOSITION),
         "attachment; filename=\"packets.csv\""
@@ -192,20 +226,34 @@ async fn bad_parameters_are_400_saying_what_is_allowed() {
         "/api/tables/packets.csv",
         "/api/tables/packets/stream",
     ] {
-        let m = get(&app, &format!("{path}?window=2h")).await.error(400, "invalid_parameter");
+        let m = get(&app, &format!("{path}?window=2h"))
+            .await
+            .error(400, "invalid_parameter");
         assert!(m.contains("allowed: 15m, 1h"), "{m}");
-        let m = get(&app, &format!("{path}?window=soon")).await.error(400, "invalid_parameter");
+        let m = get(&app, &format!("{path}?window=soon"))
+            .await
+            .error(400, "invalid_parameter");
         assert!(m.contains("15m, 1h or 90s"), "{m}");
-        let m = get(&app, &format!("{path}?count=5")).await.error(400, "invalid_parameter");
+        let m = get(&app, &format!("{path}?count=5"))
+            .await
+            .error(400, "invalid_parameter");
         assert!(m.contains("cannot filter on `count`"), "{m}");
         assert!(m.contains("`source_ip`, `protocol`"), "{m}");
-        let m = get(&app, &format!("{path}?nope=1")).await.error(400, "invalid_parameter");
+        let m = get(&app, &format!("{path}?nope=1"))
+            .await
+            .error(400, "invalid_parameter");
         assert!(m.contains("`nope`"), "{m}");
-        let m = get(&app, &format!("{path}?source_ip=web-1")).await.error(400, "invalid_parameter");
+        let m = get(&app, &format!("{path}?source_ip=web-1"))
+            .await
+            .error(400, "invalid_parameter");
         assert!(m.contains("not a valid ip"), "{m}");
-        let m = get(&app, &format!("{path}?window=1h&window=15m")).await.error(400, "invalid_parameter");
+        let m = get(&app, &format!("{path}?window=1h&window=15m"))
+            .await
+            .error(400, "invalid_parameter");
         assert!(m.contains("twice"), "{m}");
-        get(&app, &format!("{path}?=x")).await.error(400, "invalid_parameter");
+        get(&app, &format!("{path}?=x"))
+            .await
+            .error(400, "invalid_parameter");
     }
 }
 
@@ -244,10 +292,18 @@ async fn too_many_views_is_429() {
         .build()
         .unwrap();
     let app = livetable_http::router(Catalog::new().with(table).unwrap());
-    assert_eq!(get(&app, "/api/tables/packets").await.status, StatusCode::OK);
+    assert_eq!(
+        get(&app, "/api/tables/packets").await.status,
+        StatusCode::OK
+    );
     // The same view is shared, another one is refused while the first is in use.
-    assert_eq!(get(&app, "/api/tables/packets").await.status, StatusCode::OK);
-    let m = get(&app, "/api/tables/packets?window=15m").await.error(429, "limit_exceeded");
+    assert_eq!(
+        get(&app, "/api/tables/packets").await.status,
+        StatusCode::OK
+    );
+    let m = get(&app, "/api/tables/packets?window=15m")
+        .await
+        .error(429, "limit_exceeded");
     assert!(m.contains("live views"), "{m}");
 }
 
@@ -331,9 +387,16 @@ async fn token_is_required_everywhere() {
             .body(Body::empty())
             .unwrap()
     };
-    assert_eq!(send(&app, with(&format!("Bearer {TOKEN}"))).await.status, StatusCode::OK);
-    send(&app, with("Bearer s3cret-token-0123456780")).await.error(401, "unauthorized");
-    send(&app, with(&format!("Basic {TOKEN}"))).await.error(401, "unauthorized");
+    assert_eq!(
+        send(&app, with(&format!("Bearer {TOKEN}"))).await.status,
+        StatusCode::OK
+    );
+    send(&app, with("Bearer s3cret-token-0123456780"))
+        .await
+        .error(401, "unauthorized");
+    send(&app, with(&format!("Basic {TOKEN}")))
+        .await
+        .error(401, "unauthorized");
     send(&app, with("Bearer")).await.error(401, "unauthorized");
 
     // The page exchanges `?token=` for a cookie and drops it from the address.
@@ -341,7 +404,10 @@ async fn token_is_required_everywhere() {
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     assert_eq!(answer.header(header::LOCATION), "./?table=packets");
     let cookie = answer.header(header::SET_COOKIE).to_owned();
-    assert!(cookie.starts_with(&format!("livetable_token={TOKEN};")), "{cookie}");
+    assert!(
+        cookie.starts_with(&format!("livetable_token={TOKEN};")),
+        "{cookie}"
+    );
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain HTTP here: {cookie}");
@@ -356,7 +422,9 @@ async fn token_is_required_everywhere() {
     )
     .await;
     assert!(https.header(header::SET_COOKIE).contains("; Secure"));
-    get(&app, "/?token=s3cret-token-0123456780").await.error(401, "unauthorized");
+    get(&app, "/?token=s3cret-token-0123456780")
+        .await
+        .error(401, "unauthorized");
 
     let with_cookie = |path: &str, cookie: &str| {
         Request::get(path)
@@ -365,13 +433,21 @@ async fn token_is_required_everywhere() {
             .unwrap()
     };
     let cookie = cookie.split(';').next().unwrap().to_owned();
-    for path in ["/", "/assets/style.css", "/api/tables", "/api/tables/packets.csv"] {
+    for path in [
+        "/",
+        "/assets/style.css",
+        "/api/tables",
+        "/api/tables/packets.csv",
+    ] {
         let answer = send(&app, with_cookie(path, &format!("theme=dark; {cookie}"))).await;
         assert_eq!(answer.status, StatusCode::OK, "{path}");
     }
-    send(&app, with_cookie("/api/tables", "livetable_token=nope-nope-nope-nope"))
-        .await
-        .error(401, "unauthorized");
+    send(
+        &app,
+        with_cookie("/api/tables", "livetable_token=nope-nope-nope-nope"),
+    )
+    .await
+    .error(401, "unauthorized");
 }
 
 #[test]
@@ -404,13 +480,35 @@ async fn nested_router_keeps_its_links_right() {
     // The page's relative links resolve under `/tcpdump/` through a relative base.
     let page = send(&app, authed("/tcpdump")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("<base href=\"tcpdump/\">"), "{}", page.body);
+    assert!(
+        page.body.contains("<base href=\"tcpdump/\">"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("src=\"assets/app.js"));
-    assert_eq!(send(&app, authed("/tcpdump/assets/app.js")).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&app, authed("/tcpdump/assets/app.js")).await.status,
+        StatusCode::OK
+    );
     let list = send(&app, authed("/tcpdump/api/tables")).await;
     assert_eq!(list.json()["tables"][0]["name"], "packets");
     let rows = send(&app, authed("/tcpdump/api/tables/packets?protocol=UDP")).await;
     assert_eq!(rows.json()["rows"].as_array().unwrap().len(), 1);
-    send(&app, authed("/tcpdump/nowhere")).await.error(404, "not_found");
+    send(&app, authed("/tcpdump/nowhere"))
+        .await
+        .error(404, "not_found");
     assert_eq!(get(&app, "/elsewhere").await.status, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn openapi_describes_every_endpoint() {
+    let spec = include_str!("../openapi.yaml");
+    for path in [
+        "  /:\n",
+        "  /api/tables:\n",
+        "  /api/tables/{name}:\n",
+        "  /api/tables/{name}/stream:\n",
+    ] {
+        assert!(spec.contains(path), "{path:?} is not in openapi.yaml");
+    }
 }

@@ -14,7 +14,11 @@ const WAIT: Duration = Duration::from_secs(10);
 const STREAM: &str = "/api/tables/packets/stream";
 
 /// Reads events into `replica` until `done` holds.
-async fn read_until(client: &mut SseClient, replica: &mut Replica, done: impl Fn(&Replica) -> bool) {
+async fn read_until(
+    client: &mut SseClient,
+    replica: &mut Replica,
+    done: impl Fn(&Replica) -> bool,
+) {
     while !done(replica) {
         let event = client.expect(WAIT).await;
         replica.apply(&event);
@@ -33,7 +37,11 @@ fn live(catalog: &Catalog) -> LiveTable {
 async fn stream_sends_snapshot_patches_resumes_and_goes_stale() {
     let source = Packets::new(sample_rows());
     let catalog = Catalog::new()
-        .with(packets_table("packets", source.clone(), Duration::from_secs(3600)))
+        .with(packets_table(
+            "packets",
+            source.clone(),
+            Duration::from_secs(3600),
+        ))
         .unwrap();
     let app = Options::default()
         .keep_alive(Duration::from_millis(100))
@@ -64,8 +72,14 @@ async fn stream_sends_snapshot_patches_resumes_and_goes_stale() {
     assert_eq!(patch.event, "patch");
     let body = patch.json();
     assert_eq!(body["from_version"].as_u64(), Some(replica.version));
-    assert_eq!(body["updated"], serde_json::json!([["10.0.0.1", "TCP", 1300, 1_600_000]]));
-    assert_eq!(body["inserted"], serde_json::json!([["10.0.0.4", "ICMP", 7, 588]]));
+    assert_eq!(
+        body["updated"],
+        serde_json::json!([["10.0.0.1", "TCP", 1300, 1_600_000]])
+    );
+    assert_eq!(
+        body["inserted"],
+        serde_json::json!([["10.0.0.4", "ICMP", 7, 588]])
+    );
     assert_eq!(body["removed"], serde_json::json!([["10.0.0.3", "TCP"]]));
     replica.apply(&patch);
     assert_eq!(replica.rows(), json_rows(&table.snapshot().rows));
@@ -136,10 +150,7 @@ async fn stream_sends_snapshot_patches_resumes_and_goes_stale() {
         .await
         .expect("the server stops in time")
         .unwrap();
-    let end = tokio::time::timeout(WAIT, async {
-        while b.next().await.is_some() {}
-    })
-    .await;
+    let end = tokio::time::timeout(WAIT, async { while b.next().await.is_some() {} }).await;
     assert!(end.is_ok(), "the stream ended");
 }
 
@@ -147,7 +158,11 @@ async fn stream_sends_snapshot_patches_resumes_and_goes_stale() {
 async fn filtered_streams_see_only_their_rows() {
     let source = Packets::new(sample_rows());
     let catalog = Catalog::new()
-        .with(packets_table("packets", source.clone(), Duration::from_secs(3600)))
+        .with(packets_table(
+            "packets",
+            source.clone(),
+            Duration::from_secs(3600),
+        ))
         .unwrap();
     let server = Server::start(livetable_http::router(catalog.clone())).await;
     let path = format!("{STREAM}?protocol=UDP&window=15m");
@@ -156,7 +171,10 @@ async fn filtered_streams_see_only_their_rows() {
     read_until(&mut client, &mut replica, |r| r.status == "fresh").await;
     assert_eq!(
         replica.rows(),
-        serde_json::json!([["10.0.0.2", "UDP", 300, 45_000]]).as_array().unwrap().clone()
+        serde_json::json!([["10.0.0.2", "UDP", 300, 45_000]])
+            .as_array()
+            .unwrap()
+            .clone()
     );
     let bad = SseClient::connect(server.addr, &format!("{STREAM}?window=2h"), &[]).await;
     assert_eq!(bad.status, 400);
