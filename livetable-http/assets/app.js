@@ -423,7 +423,9 @@
         if (e.styleKeys[i] === key) continue;
         e.styleKeys[i] = key;
         const td = e.cells[i];
-        td.style.color = style.color || '';
+        // Text on a rule's background keeps its own colour in both themes (rule
+        // backgrounds are usually light): --lt-on-rule, overridable.
+        td.style.color = style.color || (style.background ? 'var(--lt-on-rule)' : '');
         td.style.backgroundColor = style.background || '';
         td.style.backgroundImage = style.bar || '';
         td.style.fontWeight = style.bold ? '700' : '';

@@ -496,6 +496,52 @@ async fn drive(client: &Client, base: &str, source: &Packets, live: &LiveTable, 
     )
     .await;
 
+    // A hidden tab closes its stream (the table loses its viewer); shown again, it
+    // reopens. The browser's visibility is stood in for by the same event a real tab
+    // switch fires.
+    let visibility = |hidden: bool| {
+        format!(
+            "Object.defineProperty(document, 'hidden', {{ configurable: true, get: () => {hidden} }}); \
+             document.dispatchEvent(new Event('visibilitychange')); return null;"
+        )
+    };
+    js(client, &visibility(true)).await;
+    subscribers_become(live, 0).await;
+    js(client, &visibility(false)).await;
+    subscribers_become(live, 1).await;
+
+    // Themes: the button cycles auto → light → dark through the CSS variables.
+    let theme = client.find(Locator::Css("#theme")).await.unwrap();
+    theme.click().await.unwrap();
+    theme.click().await.unwrap();
+    assert_eq!(
+        js(client, "return document.documentElement.dataset.theme;").await,
+        "dark"
+    );
+    assert_eq!(
+        js(
+            client,
+            "return getComputedStyle(document.body).backgroundColor;"
+        )
+        .await,
+        "rgb(15, 20, 25)"
+    );
+    let dark = client.screenshot().await.unwrap();
+    std::fs::write(
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshot-dark.png"),
+        dark,
+    )
+    .unwrap();
+    theme.click().await.unwrap();
+    assert_eq!(
+        js(
+            client,
+            "return document.documentElement.dataset.theme || 'auto';"
+        )
+        .await,
+        "auto"
+    );
+
     // A screenshot of the page as a viewer sees it, just after an update.
     client
         .find(Locator::Css("th button[data-col='count']"))
