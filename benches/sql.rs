@@ -13,6 +13,9 @@
 //! - `sql/5dim_top500/sqlx_direct`: the same SQL text with the same parameters through
 //!   `sqlx::query_with(..).fetch_all` (the baseline: no rendering, no decoding).
 //!
+//! - `sql/5dim_top500_5k_rows/*`: the same over a copy of the hour's last 5,000 packets,
+//!   where the database's own work is small and the client-side cost shows.
+//!
 //! Besides criterion's report, an interleaved run (the two paths alternating, so drift
 //! on a shared machine hits both alike) prints the medians and their ratio.
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
@@ -31,9 +34,8 @@ use livetable_testkit::workload::{Workload, five_dim_spec};
 const SEED: u64 = 42;
 const PACKETS: usize = 1_000_000;
 const TABLE: &str = "livetable_bench.packets_1m";
+const SMALL_TABLE: &str = "livetable_bench.packets_5k";
 const BATCH: usize = 50_000;
-/// Rounds of the interleaved comparison.
-const ROUNDS: usize = 11;
 
 fn end() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
@@ -155,11 +157,54 @@ fn bench(c: &mut Criterion) {
     });
     let Some(pg) = pg else { return };
 
-    let spec = five_dim_spec();
-    let source = pg.aggregate(TABLE, spec).unwrap();
+    // The small table: the last 5,000 packets of the hour, where the database's work
+    // is a few milliseconds, so the client side (rendering, decoding) is what shows.
+    rt.block_on(async {
+        exec(&pg, &format!("DROP TABLE IF EXISTS {SMALL_TABLE}")).await;
+        exec(
+            &pg,
+            &format!(
+                "CREATE TABLE {SMALL_TABLE} AS SELECT * FROM {TABLE} ORDER BY ts DESC LIMIT 5000"
+            ),
+        )
+        .await;
+        exec(&pg, &format!("ANALYZE {SMALL_TABLE}")).await;
+    });
+    compare(
+        c,
+        &rt,
+        &pg,
+        TABLE,
+        "sql/5dim_top500",
+        11,
+        Duration::from_secs(15),
+    );
+    compare(
+        c,
+        &rt,
+        &pg,
+        SMALL_TABLE,
+        "sql/5dim_top500_5k_rows",
+        201,
+        Duration::from_secs(5),
+    );
+}
+
+/// Benchmarks the two paths over `table`, after checking they agree and printing the
+/// interleaved medians of `rounds` alternating runs.
+fn compare(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    pg: &PgBackend,
+    table: &str,
+    name: &str,
+    rounds: usize,
+    measurement: Duration,
+) {
+    let source = pg.aggregate(table, five_dim_spec()).unwrap();
     let ctx = FetchContext::new(Window::ending_at(end(), Duration::from_secs(3600)).unwrap());
     let sql = source.sql(&ctx).unwrap();
-    println!("statement: {sql}");
+    println!("{name} statement: {sql}");
 
     let through_livetable = || {
         rt.block_on(async {
@@ -182,16 +227,18 @@ fn bench(c: &mut Criterion) {
             black_box(rows)
         })
     };
-    // Both paths give the same table: the first rows agree on the count column.
+    // Both paths give the same table: every row agrees on the count column.
     let first = through_livetable();
     let first_direct = direct();
-    let count: i64 = sqlx::Row::get(&first_direct[0], 5);
-    assert_eq!(first.rows[0][5].as_i64(), Some(count));
+    for (row, direct_row) in first.rows.iter().zip(&first_direct) {
+        let count: i64 = sqlx::Row::get(direct_row, 5);
+        assert_eq!(row[5].as_i64(), Some(count));
+    }
 
     // Interleaved medians: drift on a shared machine hits both paths alike.
     let mut lt = Vec::new();
     let mut dr = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let t = Instant::now();
         through_livetable();
         lt.push(t.elapsed());
@@ -203,14 +250,15 @@ fn bench(c: &mut Criterion) {
     dr.sort();
     let (lt, dr) = (lt[lt.len() / 2], dr[dr.len() / 2]);
     println!(
-        "interleaved medians ({ROUNDS} each): livetable_sql {lt:.1?}, sqlx_direct {dr:.1?}, overhead ratio {:.3}",
+        "{name}: interleaved medians ({rounds} each): livetable_sql {lt:.2?}, sqlx_direct {dr:.2?}, \
+         overhead ratio {:.3}",
         lt.as_secs_f64() / dr.as_secs_f64()
     );
 
-    let mut group = c.benchmark_group("sql/5dim_top500");
+    let mut group = c.benchmark_group(name);
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(2));
-    group.measurement_time(Duration::from_secs(15));
+    group.measurement_time(measurement);
     group.bench_function("livetable_sql", |b| b.iter(through_livetable));
     group.bench_function("sqlx_direct", |b| b.iter(direct));
     group.finish();

@@ -8,7 +8,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use livetable_core::{DataType, Error, ErrorKind, Result, Row, Schema, Value};
 use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef};
-use sqlx::{Decode, Postgres, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::{Column as _, Decode, Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
 // Type OIDs (pg_type.dat); stable across PostgreSQL versions.
 const BOOL: u32 = 16;
@@ -64,17 +64,29 @@ pub(crate) fn decode_row(row: &PgRow, schema: &Schema) -> Result<Row> {
     let mut values = Vec::with_capacity(columns.len());
     for (i, column) in columns.iter().enumerate() {
         let raw = row.try_get_raw(i).map_err(crate::error::map)?;
-        values.push(decode_value(raw, &column.name, column.data_type)?);
+        let type_info = row.columns()[i].type_info();
+        values.push(decode_value(
+            raw,
+            type_info,
+            &column.name,
+            column.data_type,
+        )?);
     }
     Ok(Row::new(values))
 }
 
 /// Decodes one cell into a value of `target`.
-pub(crate) fn decode_value(raw: PgValueRef<'_>, column: &str, target: DataType) -> Result<Value> {
+/// `type_info` is the result column's type, borrowed from the row so that no cell
+/// clones it (that showed in the benchmark).
+pub(crate) fn decode_value(
+    raw: PgValueRef<'_>,
+    type_info: &PgTypeInfo,
+    column: &str,
+    target: DataType,
+) -> Result<Value> {
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let type_info = raw.type_info().into_owned();
     let fail = |why: String| {
         Error::new(
             ErrorKind::Unexpected,
@@ -116,8 +128,11 @@ pub(crate) fn decode_value(raw: PgValueRef<'_>, column: &str, target: DataType) 
             let n = numeric(raw.as_bytes().map_err(de)?).map_err(fail)?;
             return n.to_value(target).map_err(fail);
         }
-        _ => return Err(unsupported_type(column, &type_info)),
+        _ => return Err(unsupported_type(column, type_info)),
     };
+    if natural.fits(target) {
+        return Ok(natural);
+    }
     let shown = format!("{natural:?}");
     target
         .coerce(natural)
