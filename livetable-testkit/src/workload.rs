@@ -100,74 +100,208 @@ impl Workload {
     /// `count` packets over `[end − 1 h, end)`, in time order.
     pub fn generate(&self, count: usize, end: DateTime<Utc>) -> Vec<Packet> {
         let mut rng = SmallRng::seed_from_u64(self.seed);
-        let sources: Vec<IpAddr> = (0..SOURCES).map(|_| private_ip(&mut rng)).collect();
-        let destinations: Vec<IpAddr> = (0..DESTINATIONS)
-            .map(|i| {
-                if i % 2 == 0 {
-                    private_ip(&mut rng)
-                } else {
-                    public_ip(&mut rng)
-                }
-            })
-            .collect();
-        let source_zipf = Zipf::new(SOURCES, 1.0);
-        let destination_zipf = Zipf::new(DESTINATIONS, 0.9);
+        let hosts = Hosts::new(&mut rng);
         let hour_ns: i64 = 3_600_000_000_000;
         let start = end - TimeDelta::hours(1);
 
         let mut packets = Vec::with_capacity(count);
         while packets.len() < count {
-            let u: f64 = rng.random();
-            let protocol = if u < 0.80 {
-                "TCP"
-            } else if u < 0.98 {
-                "UDP"
-            } else {
-                "ICMP"
-            };
-            let client = sources[source_zipf.sample(&mut rng)];
-            let server = destinations[destination_zipf.sample(&mut rng)];
-            let (client_port, server_port) = match protocol {
-                "TCP" => (
-                    rng.random_range(32768..=60999),
-                    TCP_PORTS[rng.random_range(0..TCP_PORTS.len())],
-                ),
-                "UDP" => (
-                    rng.random_range(32768..=60999),
-                    UDP_PORTS[rng.random_range(0..UDP_PORTS.len())],
-                ),
-                _ => (0, 0),
-            };
-            // Replies swap the ports (as the reference workload does), so sources stay
-            // the 2,000 client hosts: at most 6,000 (source, protocol) groups.
-            let (source_port, destination_port) = if rng.random::<f64>() < 0.8 {
-                (client_port, server_port)
-            } else {
-                (server_port, client_port)
-            };
-            let (source_ip, destination_ip) = (client, server);
-            // Discrete Pareto by inversion: floor(x_m / U^(1/alpha)), x_m = 1.
-            let u: f64 = 1.0 - rng.random::<f64>(); // in (0, 1]
-            let flow_len = (u.powf(-1.0 / PARETO_ALPHA).min(MAX_FLOW)) as usize;
-            let flow_len = flow_len.clamp(1, count - packets.len());
+            let flow = hosts.flow(&mut rng);
+            let flow_len = flow_length(&mut rng).clamp(1, count - packets.len());
             let a = rng.random_range(0..hour_ns);
             let b = rng.random_range(0..hour_ns);
             let (from, to) = (a.min(b), a.max(b) + 1);
             for _ in 0..flow_len {
                 let offset = rng.random_range(from..to);
-                packets.push(Packet {
-                    ts: start + TimeDelta::nanoseconds(offset),
-                    source_ip,
-                    source_port,
-                    destination_ip,
-                    destination_port,
-                    protocol,
-                    size: size(&mut rng, protocol),
-                });
+                packets.push(flow.packet(&mut rng, start + TimeDelta::nanoseconds(offset)));
             }
         }
         packets.sort_by_key(|p| p.ts);
         packets
+    }
+}
+
+/// The host pools and their skew, drawn first from the seed (so [`Workload`] and
+/// [`LiveTraffic`] of one seed share their hosts).
+#[derive(Clone, Debug)]
+struct Hosts {
+    sources: Vec<IpAddr>,
+    destinations: Vec<IpAddr>,
+    source_zipf: Zipf,
+    destination_zipf: Zipf,
+}
+
+/// A flow's 5-tuple.
+#[derive(Clone, Copy, Debug)]
+struct Flow {
+    source_ip: IpAddr,
+    source_port: u16,
+    destination_ip: IpAddr,
+    destination_port: u16,
+    protocol: &'static str,
+}
+
+impl Hosts {
+    fn new(rng: &mut SmallRng) -> Self {
+        let sources: Vec<IpAddr> = (0..SOURCES).map(|_| private_ip(rng)).collect();
+        let destinations: Vec<IpAddr> = (0..DESTINATIONS)
+            .map(|i| {
+                if i % 2 == 0 {
+                    private_ip(rng)
+                } else {
+                    public_ip(rng)
+                }
+            })
+            .collect();
+        Hosts {
+            sources,
+            destinations,
+            source_zipf: Zipf::new(SOURCES, 1.0),
+            destination_zipf: Zipf::new(DESTINATIONS, 0.9),
+        }
+    }
+
+    /// A new flow: protocol, skewed hosts, ports (client → server or a reply).
+    fn flow(&self, rng: &mut SmallRng) -> Flow {
+        let u: f64 = rng.random();
+        let protocol = if u < 0.80 {
+            "TCP"
+        } else if u < 0.98 {
+            "UDP"
+        } else {
+            "ICMP"
+        };
+        let client = self.sources[self.source_zipf.sample(rng)];
+        let server = self.destinations[self.destination_zipf.sample(rng)];
+        let (client_port, server_port) = match protocol {
+            "TCP" => (
+                rng.random_range(32768..=60999),
+                TCP_PORTS[rng.random_range(0..TCP_PORTS.len())],
+            ),
+            "UDP" => (
+                rng.random_range(32768..=60999),
+                UDP_PORTS[rng.random_range(0..UDP_PORTS.len())],
+            ),
+            _ => (0, 0),
+        };
+        // Replies swap the ports (as the reference workload does), so sources stay
+        // the 2,000 client hosts: at most 6,000 (source, protocol) groups.
+        let (source_port, destination_port) = if rng.random::<f64>() < 0.8 {
+            (client_port, server_port)
+        } else {
+            (server_port, client_port)
+        };
+        Flow {
+            source_ip: client,
+            source_port,
+            destination_ip: server,
+            destination_port,
+            protocol,
+        }
+    }
+}
+
+impl Flow {
+    fn packet(&self, rng: &mut SmallRng, ts: DateTime<Utc>) -> Packet {
+        Packet {
+            ts,
+            source_ip: self.source_ip,
+            source_port: self.source_port,
+            destination_ip: self.destination_ip,
+            destination_port: self.destination_port,
+            protocol: self.protocol,
+            size: size(rng, self.protocol),
+        }
+    }
+}
+
+/// Packets in a flow: discrete Pareto by inversion, floor(x_m / U^(1/alpha)), x_m = 1.
+fn flow_length(rng: &mut SmallRng) -> usize {
+    let u: f64 = 1.0 - rng.random::<f64>(); // in (0, 1]
+    (u.powf(-1.0 / PARETO_ALPHA).min(MAX_FLOW)) as usize
+}
+
+/// How many flows [`LiveTraffic`] keeps open at once.
+const OPEN_FLOWS: usize = 256;
+
+/// A live stream of packets with the shape of [`Workload`] (the same host pools for
+/// the same seed, skew, ports, protocols, sizes and heavy-tailed flows), stamped at
+/// the times asked for: what the example server feeds its in-memory table with.
+///
+/// It keeps a few hundred flows open; each packet belongs to one of them, picked at
+/// random, and a flow that has sent all its packets is replaced by a new one.
+///
+/// ```
+/// use chrono::{TimeDelta, TimeZone, Utc};
+/// use livetable_testkit::workload::LiveTraffic;
+///
+/// let mut traffic = LiveTraffic::new(42);
+/// let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+/// let second = traffic.generate(200, now - TimeDelta::seconds(1), now);
+/// assert_eq!(second.len(), 200);
+/// assert!(second.iter().all(|p| p.ts >= now - TimeDelta::seconds(1) && p.ts < now));
+/// assert!(second.windows(2).all(|p| p[0].ts <= p[1].ts));
+/// ```
+#[derive(Clone, Debug)]
+pub struct LiveTraffic {
+    rng: SmallRng,
+    hosts: Hosts,
+    /// Open flows with the packets each has left to send.
+    flows: Vec<(Flow, usize)>,
+}
+
+impl LiveTraffic {
+    /// A stream for `seed`, over the same hosts as `Workload::new(seed)`.
+    pub fn new(seed: u64) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let hosts = Hosts::new(&mut rng);
+        // Continue from another stream than the batch generator's, so the live
+        // packets are not a replay of the past hour.
+        let rng = SmallRng::seed_from_u64(seed ^ 0x6c69_7665_7472_6166);
+        LiveTraffic {
+            rng,
+            hosts,
+            flows: Vec::with_capacity(OPEN_FLOWS),
+        }
+    }
+
+    /// `count` packets spread evenly over `[from, to)`, in time order. An empty
+    /// interval (`to <= from`) stamps them all at `from`.
+    pub fn generate(
+        &mut self,
+        count: usize,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<Packet> {
+        let span = (to - from).num_nanoseconds().unwrap_or(i64::MAX).max(0);
+        let mut offsets: Vec<i64> = (0..count)
+            .map(|_| {
+                if span > 0 {
+                    self.rng.random_range(0..span)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        offsets.sort_unstable();
+        offsets
+            .into_iter()
+            .map(|offset| {
+                while self.flows.len() < OPEN_FLOWS {
+                    let flow = self.hosts.flow(&mut self.rng);
+                    let len = flow_length(&mut self.rng).max(1);
+                    self.flows.push((flow, len));
+                }
+                let i = self.rng.random_range(0..self.flows.len());
+                let (flow, left) = &mut self.flows[i];
+                let packet = flow.packet(&mut self.rng, from + TimeDelta::nanoseconds(offset));
+                *left -= 1;
+                if *left == 0 {
+                    self.flows.swap_remove(i);
+                }
+                packet
+            })
+            .collect()
     }
 }
 
@@ -203,6 +337,7 @@ fn size(rng: &mut SmallRng, protocol: &str) -> u32 {
 }
 
 /// Zipf sampling over `0..n` by inverting the cumulative distribution.
+#[derive(Clone, Debug)]
 struct Zipf {
     cdf: Vec<f64>,
 }
@@ -386,6 +521,61 @@ mod tests {
         let mut counts: Vec<usize> = by_source.into_values().collect();
         counts.sort_unstable();
         assert!(counts[counts.len() - 1] > 20 * counts[counts.len() / 2]);
+    }
+
+    #[test]
+    fn live_traffic_has_the_workload_shape_and_hosts() {
+        let n = 100_000;
+        let mut live = LiveTraffic::new(5);
+        let from = end() - TimeDelta::minutes(10);
+        let mut packets = live.generate(n / 2, from, from + TimeDelta::minutes(5));
+        packets.extend(live.generate(n / 2, from + TimeDelta::minutes(5), end()));
+        assert_eq!(packets.len(), n);
+        assert!(packets.windows(2).all(|p| p[0].ts <= p[1].ts));
+        assert!(packets.iter().all(|p| from <= p.ts && p.ts < end()));
+        // The same pools as the batch generator of the same seed.
+        let batch = Workload::new(5).generate(50_000, end());
+        let batch_sources: HashSet<_> = batch.iter().map(|p| p.source_ip).collect();
+        let live_sources: HashSet<_> = packets.iter().map(|p| p.source_ip).collect();
+        assert!(live_sources.intersection(&batch_sources).count() > live_sources.len() / 2);
+        let mut rng = SmallRng::seed_from_u64(5);
+        let hosts = Hosts::new(&mut rng);
+        assert!(packets.iter().all(|p| hosts.sources.contains(&p.source_ip)
+            && hosts.destinations.contains(&p.destination_ip)));
+        let share =
+            |proto: &str| packets.iter().filter(|p| p.protocol == proto).count() as f64 / n as f64;
+        assert!((0.55..0.95).contains(&share("TCP")), "{}", share("TCP"));
+        assert!(share("UDP") > 0.03 && share("ICMP") < 0.1);
+        for p in &packets {
+            let ports = [p.source_port, p.destination_port];
+            match p.protocol {
+                "TCP" => assert!(ports.iter().any(|x| TCP_PORTS.contains(x))),
+                "UDP" => assert!(ports.iter().any(|x| UDP_PORTS.contains(x))),
+                _ => assert_eq!(ports, [0, 0]),
+            }
+        }
+        let tuples: HashSet<_> = packets
+            .iter()
+            .map(|p| {
+                (
+                    p.source_ip,
+                    p.source_port,
+                    p.destination_ip,
+                    p.destination_port,
+                )
+            })
+            .collect();
+        // Heavy-tailed flows: many packets per 5-tuple, but far from one flow.
+        assert!(
+            tuples.len() > 1_000 && tuples.len() < n / 2,
+            "{}",
+            tuples.len()
+        );
+        // Not a replay of the batch generator.
+        assert_ne!(packets[..100], batch[..100]);
+        // An empty interval stamps everything at its start.
+        let now = end();
+        assert!(live.generate(5, now, now).iter().all(|p| p.ts == now));
     }
 
     #[test]
