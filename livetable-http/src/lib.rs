@@ -34,7 +34,7 @@
 //! the store sees one query per refresh however many people watch.
 //!
 //! ## The stream
-//! Each event has `event: snapshot` or `event: patch`, `id: <epoch>.<version>` and
+//! Each event has `event: snapshot` or `event: patch`, `id: <epoch>-<instance>.<version>` and
 //! one `data:` line of JSON. A patch (`from_version`, `to_version`, `inserted` rows,
 //! `updated` rows, `removed` keys — the dimension values in schema order — and the new
 //! `window`, `taken_at`, `fetch_ms`, `status`) applies to the version before it; a

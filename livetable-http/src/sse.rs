@@ -1,6 +1,6 @@
 //! `GET api/tables/{name}/stream`: server-sent events.
 //!
-//! Events, each with `id: <epoch>.<version>`:
+//! Events, each with `id: <epoch>-<instance>.<version>`:
 //! - `snapshot`: the whole table ([`Snapshot`](livetable_core::Snapshot) as JSON) —
 //!   first, and again whenever the client fell too far behind;
 //! - `patch`: the change to the next version ([`Patch`](livetable_core::Patch) as
@@ -9,8 +9,9 @@
 //!
 //! A client reconnecting with `Last-Event-ID` (browsers do it by themselves) receives
 //! only the patches it missed while the table still holds them, and a fresh snapshot
-//! otherwise. The epoch is drawn when the process starts: an id from an earlier process
-//! (whose versions mean something else) always gets a snapshot. Comments are sent as
+//! otherwise. The epoch is drawn when the process starts and the instance names the
+//! live view: an id from an earlier process, or from a view that was dropped and
+//! started again (whose versions mean something else), always gets a snapshot. Comments are sent as
 //! keep-alives, and the stream ends when the server shuts down through
 //! [`serve`](crate::serve).
 
@@ -50,20 +51,24 @@ fn epoch() -> &'static str {
     })
 }
 
-/// The event id of a version.
-pub(crate) fn event_id(version: u64) -> String {
-    format!("{}.{version}", epoch())
+/// The event id of a version of a live view.
+pub(crate) fn event_id(instance: u64, version: u64) -> String {
+    format!("{}-{instance}.{version}", epoch())
 }
 
-/// The version in a `Last-Event-ID` of this process, if it is one.
-fn resume_version(headers: &HeaderMap) -> Option<u64> {
+/// The version in a `Last-Event-ID` of this process and live view, if it is one.
+fn resume_version(headers: &HeaderMap, instance: u64) -> Option<u64> {
     let id = headers.get("last-event-id")?.to_str().ok()?;
-    let (e, version) = id.trim().rsplit_once('.')?;
-    (e == epoch()).then(|| version.parse().ok()).flatten()
+    let (origin, version) = id.trim().rsplit_once('.')?;
+    let (e, i) = origin.split_once('-')?;
+    (e == epoch() && i.parse() == Ok(instance))
+        .then(|| version.parse().ok())
+        .flatten()
 }
 
 struct StreamState {
     subscription: Subscription,
+    instance: u64,
     app: AppState,
     closing: Option<watch::Receiver<bool>>,
     first: bool,
@@ -78,13 +83,14 @@ pub(crate) async fn stream(
     closing: Option<Extension<Closing>>,
 ) -> Result<Response, ApiError> {
     let (_, live) = app.view(&name, query.as_deref())?;
-    let subscription = match resume_version(&headers) {
+    let subscription = match resume_version(&headers, live.instance_id()) {
         Some(version) => live.subscribe_from(version),
         None => live.subscribe(),
     };
     let keep_alive = app.keep_alive;
     let state = StreamState {
         subscription,
+        instance: live.instance_id(),
         app,
         closing: closing.map(|Extension(Closing(rx))| rx),
         first: true,
@@ -97,7 +103,7 @@ pub(crate) async fn stream(
             },
             None => st.subscription.next().await,
         }?;
-        let event = match encode(&st.app, &update) {
+        let event = match encode(&st.app, st.instance, &update) {
             Ok(event) => event,
             Err(e) => {
                 // Cannot happen with well-formed values; end the stream so the client
@@ -124,13 +130,13 @@ pub(crate) async fn stream(
     Ok(response)
 }
 
-fn encode(app: &AppState, update: &Update) -> livetable_core::Result<Event> {
+fn encode(app: &AppState, instance: u64, update: &Update) -> livetable_core::Result<Event> {
     let (name, json) = match update {
         Update::Snapshot(s) => ("snapshot", app.snapshots.json(s)?),
         Update::Patch(p) => ("patch", app.patches.json(p)?),
     };
     Ok(Event::default()
         .event(name)
-        .id(event_id(update.version()))
+        .id(event_id(instance, update.version()))
         .data(&*json))
 }

@@ -115,7 +115,16 @@ async fn stream_sends_snapshot_patches_resumes_and_goes_stale() {
     for _ in 0..5 {
         table.refresh().await;
     }
-    for id in [last_id.as_str(), "0123abc.7", "garbage"] {
+    // The same epoch and version, but another live view (e.g. one dropped and restarted).
+    let (origin, version) = last_id.rsplit_once('.').unwrap();
+    let (epoch, instance) = origin.split_once('-').unwrap();
+    let other_view = format!("{epoch}-{}.{version}", instance.parse::<u64>().unwrap() + 1);
+    for id in [
+        last_id.as_str(),
+        other_view.as_str(),
+        "0123abc.7",
+        "garbage",
+    ] {
         let mut c = SseClient::connect(server.addr, STREAM, &[("last-event-id", id)]).await;
         let event = c.expect(WAIT).await;
         assert_eq!(event.event, "snapshot", "resuming from {id}");

@@ -165,6 +165,7 @@ impl ViewSpec {
 
 pub(super) struct Shared {
     name: Arc<str>,
+    instance: u64,
     query: SharedQuery,
     schema: Arc<Schema>,
     config: RefreshConfig,
@@ -392,8 +393,12 @@ impl LiveTableBuilder {
         let window = Window::ending_at(clock.now(), self.view.window)?;
         let (snapshots, _) = watch::channel(Arc::new(Snapshot::loading(schema.clone(), window)));
         let (updates, _) = broadcast::channel(self.config.channel_capacity);
+        // Process-unique, so a version number is never mistaken for one of another
+        // table that had the same name (e.g. a view dropped and started again).
+        static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
         let shared = Arc::new(Shared {
             name: self.name.into(),
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
             query: self.query,
             schema,
             config: self.config,
@@ -445,6 +450,13 @@ impl LiveTable {
     /// The schema of the rows.
     pub fn schema(&self) -> &Arc<Schema> {
         &self.shared().schema
+    }
+
+    /// A number unique to this live table within the process. Versions count from 0
+    /// for every live table, so a client resuming from a version must also name the
+    /// instance (the HTTP adapter puts both in its event ids).
+    pub fn instance_id(&self) -> u64 {
+        self.shared().instance
     }
 
     /// The view this table fetches.

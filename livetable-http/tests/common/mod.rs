@@ -215,7 +215,7 @@ impl SseEvent {
         serde_json::from_str(&self.data).expect("event data is JSON")
     }
 
-    /// The version in the id (`<epoch>.<version>`).
+    /// The version in the id (`<epoch>-<instance>.<version>`).
     pub fn version(&self) -> u64 {
         let id = self.id.as_deref().expect("an id");
         id.rsplit_once('.')
