@@ -1,0 +1,382 @@
+//! The PostgreSQL and Elasticsearch sources, and `--load-demo-data`: create the table
+//! or index, fill it with a past hour of synthetic packets, keep adding live ones.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use elasticsearch::http::request::JsonBody;
+use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use elasticsearch::indices::IndicesCreateParts;
+use elasticsearch::{BulkParts, Elasticsearch};
+use livetable::{Aggregate, Error, ErrorKind, Result, SharedQuery};
+use livetable_es::{EsBuilder, EsClient};
+use livetable_sql::PgBackend;
+use livetable_sql::sqlx::{self, AssertSqlSafe, PgPool};
+use livetable_testkit::workload::{LiveTraffic, Packet, Workload};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::cli::Args;
+use crate::traffic::Pacer;
+
+/// How long connecting to a store may take at startup.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows per INSERT / documents per bulk request when loading.
+const LOAD_BATCH: usize = 10_000;
+/// How often live demo packets are written.
+const STREAM_TICK: Duration = Duration::from_secs(1);
+
+/// The PostgreSQL source for `spec`, after `--load-demo-data` if asked.
+pub(crate) async fn postgres(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
+    let url = args.database_url.clone().unwrap_or_default();
+    let pg = PgBackend::builder()
+        .url(url)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .statement_timeout(Duration::from_secs(30))
+        .build()?;
+    // Validates the table name before anything is created with it.
+    let query = pg.aggregate(&args.table, spec)?;
+    if args.load_demo_data {
+        let table = quote_table(&args.table)?;
+        create_table(pg.pool(), &args.table, &table).await?;
+        let started = Instant::now();
+        let packets = Workload::new(args.seed).generate(args.prefill(), Utc::now());
+        for chunk in packets.chunks(LOAD_BATCH) {
+            insert(pg.pool(), &table, chunk).await?;
+        }
+        info!(
+            rows = packets.len(),
+            table = %args.table,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded a past hour of demo packets"
+        );
+        let (pool, seed, rate) = (pg.pool().clone(), args.seed, args.rate);
+        stream(seed, rate, move |packets| {
+            let (pool, table) = (pool.clone(), table.clone());
+            async move { insert(&pool, &table, &packets).await }
+        });
+    }
+    Ok(std::sync::Arc::new(query))
+}
+
+/// `name` or `schema.name`, each part quoted as PostgreSQL identifiers.
+fn quote_table(name: &str) -> Result<String> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let valid = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with(|c: char| c.is_ascii_digit())
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if parts.len() > 2 || !parts.iter().all(|p| valid(p)) {
+        return Err(Error::invalid_parameter(format!(
+            "--table `{name}`: give `name` or `schema.name` of letters, digits and `_`"
+        )));
+    }
+    Ok(parts
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+async fn exec(pool: &PgPool, sql: String) -> Result<()> {
+    sqlx::query(AssertSqlSafe(sql.clone()))
+        .execute(pool)
+        .await
+        .map_err(|e| pg_error(&sql, e))?;
+    Ok(())
+}
+
+fn pg_error(what: &str, e: sqlx::Error) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("PostgreSQL: {e} (while running `{what}`)"),
+    )
+    .with_context("backend", "postgres")
+}
+
+async fn create_table(pool: &PgPool, name: &str, table: &str) -> Result<()> {
+    if let Some((schema, _)) = table.split_once('.') {
+        exec(pool, format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
+    }
+    exec(
+        pool,
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (ts timestamptz NOT NULL, source_ip inet, \
+             source_port int4, destination_ip inet, destination_port int4, protocol text, size int4)"
+        ),
+    )
+    .await?;
+    // Every fetch is a range on ts: index it. The name follows the table's.
+    let index = format!("\"{}_ts\"", name.rsplit('.').next().unwrap_or(name));
+    exec(
+        pool,
+        format!("CREATE INDEX IF NOT EXISTS {index} ON {table} (ts)"),
+    )
+    .await?;
+    info!(table = name, "table ready (with an index on ts)");
+    Ok(())
+}
+
+/// One `INSERT … SELECT FROM UNNEST(…)`: one array parameter per column.
+async fn insert(pool: &PgPool, table: &str, packets: &[Packet]) -> Result<()> {
+    if packets.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO {table} (ts, source_ip, source_port, destination_ip, destination_port, \
+         protocol, size) SELECT * FROM UNNEST($1::timestamptz[], $2::inet[], $3::int4[], \
+         $4::inet[], $5::int4[], $6::text[], $7::int4[])"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(packets.iter().map(|p| p.ts).collect::<Vec<DateTime<Utc>>>())
+        .bind(packets.iter().map(|p| p.source_ip).collect::<Vec<IpAddr>>())
+        .bind(
+            packets
+                .iter()
+                .map(|p| i32::from(p.source_port))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            packets
+                .iter()
+                .map(|p| p.destination_ip)
+                .collect::<Vec<IpAddr>>(),
+        )
+        .bind(
+            packets
+                .iter()
+                .map(|p| i32::from(p.destination_port))
+                .collect::<Vec<_>>(),
+        )
+        .bind(packets.iter().map(|p| p.protocol).collect::<Vec<&str>>())
+        .bind(
+            packets
+                .iter()
+                .map(|p| i32::try_from(p.size).unwrap_or(i32::MAX))
+                .collect::<Vec<_>>(),
+        )
+        .execute(pool)
+        .await
+        .map_err(|e| pg_error(&format!("INSERT INTO {table}"), e))?;
+    Ok(())
+}
+
+/// The Elasticsearch source for `spec`, after `--load-demo-data` if asked.
+pub(crate) async fn elasticsearch(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
+    let mut builder = EsBuilder::new(args.es_url.clone().unwrap_or_default())
+        .index(&args.index)
+        .verify_certificates(!args.es_insecure)
+        .request_timeout(Duration::from_secs(30));
+    if let Some(key) = &args.es_api_key {
+        builder = builder.encoded_api_key(key);
+    }
+    let client = builder.build()?;
+    let query = client.aggregate(spec)?;
+    if args.load_demo_data {
+        let es = raw_client(&client)?;
+        let index = args.index.clone();
+        create_index(&es, &index).await?;
+        let started = Instant::now();
+        let packets = Workload::new(args.seed).generate(args.prefill(), Utc::now());
+        for chunk in packets.chunks(LOAD_BATCH) {
+            bulk(&es, &index, chunk).await?;
+        }
+        info!(
+            documents = packets.len(),
+            index = %index,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded a past hour of demo packets"
+        );
+        stream(args.seed, args.rate, move |packets| {
+            let (es, index) = (es.clone(), index.clone());
+            async move { bulk(&es, &index, &packets).await }
+        });
+    }
+    Ok(std::sync::Arc::new(query))
+}
+
+/// A client of the `elasticsearch` crate with the validated settings of `client`, for
+/// the writes livetable-es does not do (it only reads).
+fn raw_client(client: &EsClient) -> Result<Elasticsearch> {
+    let c = client.config();
+    let url = elasticsearch::http::Url::parse(&c.url)
+        .map_err(|e| Error::invalid_parameter(format!("--es-url: {e}")))?;
+    let mut transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+        .timeout(CONNECT_TIMEOUT.max(c.request_timeout));
+    if !c.verify_certificates {
+        transport = transport.cert_validation(elasticsearch::cert::CertificateValidation::None);
+    }
+    use elasticsearch::auth::Credentials;
+    match (&c.username, &c.api_key_id, &c.api_key) {
+        (Some(user), _, _) => {
+            transport = transport.auth(Credentials::Basic(
+                user.clone(),
+                c.password.clone().unwrap_or_default(),
+            ));
+        }
+        (None, Some(id), Some(key)) => {
+            transport = transport.auth(Credentials::ApiKey(id.clone(), key.clone()))
+        }
+        (None, None, Some(key)) => {
+            transport = transport.auth(Credentials::EncodedApiKey(key.clone()))
+        }
+        _ => {}
+    }
+    let transport = transport.build().map_err(|e| {
+        Error::invalid_parameter(format!("--es-url: cannot set up the client: {e}"))
+    })?;
+    Ok(Elasticsearch::new(transport))
+}
+
+fn es_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("Elasticsearch: {what}: {e}"),
+    )
+    .with_context("backend", "elasticsearch")
+}
+
+/// The status and JSON body of a response (the body may not be JSON: then `Null`).
+async fn answer(response: elasticsearch::http::response::Response) -> (u16, serde_json::Value) {
+    let status = response.status_code().as_u16();
+    let body = response.bytes().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+async fn create_index(es: &Elasticsearch, index: &str) -> Result<()> {
+    let mapping = json!({"mappings": {"properties": {
+        "ts": {"type": "date"},
+        "source_ip": {"type": "ip"},
+        "source_port": {"type": "integer"},
+        "destination_ip": {"type": "ip"},
+        "destination_port": {"type": "integer"},
+        "protocol": {"type": "keyword"},
+        "size": {"type": "long"},
+    }}});
+    let response = es
+        .indices()
+        .create(IndicesCreateParts::Index(index))
+        .body(mapping)
+        .send()
+        .await
+        .map_err(|e| es_error(&format!("creating index `{index}`"), e))?;
+    let (status, body) = answer(response).await;
+    let kind = body["error"]["type"].as_str().unwrap_or_default();
+    match status {
+        200..=299 => info!(index, "index created"),
+        400 if kind == "resource_already_exists_exception" => {
+            info!(index, "index exists; adding to it")
+        }
+        _ => {
+            return Err(es_error(
+                &format!("creating index `{index}`"),
+                format!(
+                    "HTTP {status}: {}",
+                    body["error"]["reason"].as_str().unwrap_or(kind)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One `_bulk` request of `index` actions; fails when any item failed.
+async fn bulk(es: &Elasticsearch, index: &str, packets: &[Packet]) -> Result<()> {
+    if packets.is_empty() {
+        return Ok(());
+    }
+    let mut lines: Vec<JsonBody<serde_json::Value>> = Vec::with_capacity(packets.len() * 2);
+    for p in packets {
+        lines.push(json!({"index": {}}).into());
+        lines.push(
+            json!({
+                "ts": p.ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "source_ip": p.source_ip.to_string(),
+                "source_port": p.source_port,
+                "destination_ip": p.destination_ip.to_string(),
+                "destination_port": p.destination_port,
+                "protocol": p.protocol,
+                "size": p.size,
+            })
+            .into(),
+        );
+    }
+    let response = es
+        .bulk(BulkParts::Index(index))
+        .body(lines)
+        .send()
+        .await
+        .map_err(|e| es_error("bulk load", e))?;
+    let (status, body) = answer(response).await;
+    if !(200..300).contains(&status) {
+        return Err(es_error("bulk load", format!("HTTP {status}: {body}")));
+    }
+    // HTTP 200 even when items fail: look at `errors` and the first failed item.
+    if body["errors"].as_bool() != Some(false) {
+        let first = body["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["index"]["error"].is_object()))
+            .map(|i| i["index"]["error"].to_string())
+            .unwrap_or_else(|| "no item says why".into());
+        return Err(es_error(
+            "bulk load",
+            format!("some documents were refused: {first}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `rate` live packets per second with `write`, forever; errors are logged and
+/// the next tick tries again.
+fn stream<F, Fut>(seed: u64, rate: f64, write: F)
+where
+    F: Fn(Vec<Packet>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    if rate <= 0.0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut traffic = LiveTraffic::new(seed);
+        let mut pacer = Pacer::new(rate);
+        let mut last = Utc::now();
+        let mut ticker = tokio::time::interval(STREAM_TICK);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let now = Utc::now();
+            let n = pacer.take((now - last).to_std().unwrap_or_default());
+            let packets = traffic.generate(n, last, now);
+            last = now;
+            if let Err(e) = write(packets).await {
+                warn!("cannot write live demo packets: {e}");
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_quoted_or_refused() {
+        assert_eq!(quote_table("packets").unwrap(), "\"packets\"");
+        assert_eq!(
+            quote_table("demo.Packets_1").unwrap(),
+            "\"demo\".\"Packets_1\""
+        );
+        for bad in ["", "a.b.c", "1x", "p\"; drop table x; --", "a-b"] {
+            assert!(
+                quote_table(bad).unwrap_err().message().contains("--table"),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The in-memory table and what feeds it: the synthetic traffic generator (a past
+//! hour at startup, then live packets at a steady rate) or tcpdump's output on
+//! standard input.
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use livetable::{
+    Aggregate, Error, FetchContext, Fetched, MemorySource, Result, Schema, TableQuery, Window,
+};
+use livetable_testkit::workload::{EventLayout, LiveTraffic, Packet, Workload};
+use tracing::{info, warn};
+
+use crate::capture::{CapturedPacket, parse_line};
+
+/// Events pushed per batch (one lock per batch).
+const BATCH: usize = 50_000;
+/// How often the generator pushes packets.
+const GENERATOR_TICK: Duration = Duration::from_millis(250);
+/// How often the stdin reader reports its counts.
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
+/// A memory source for `spec` whose retention covers the longest window offered.
+pub(crate) fn memory_source(spec: Aggregate, longest_window: Duration) -> Result<MemorySource> {
+    // 10 s buckets: a 5-minute window moves in steps of at most 10 s.
+    MemorySource::builder(spec)
+        .bucket_width(Duration::from_secs(10))
+        .retention(longest_window)
+        .build()
+}
+
+/// Pushes packets into `source` in batches; returns how many were kept.
+pub(crate) fn push_packets(
+    source: &MemorySource,
+    layout: &EventLayout,
+    packets: &[Packet],
+) -> Result<usize> {
+    let mut kept = 0;
+    for chunk in packets.chunks(BATCH) {
+        kept += source.push_batch(layout.events(chunk))?;
+    }
+    Ok(kept)
+}
+
+/// Fills `source` with `count` packets of the past hour ending at `now`.
+pub(crate) fn prefill(
+    source: &MemorySource,
+    layout: &EventLayout,
+    seed: u64,
+    count: usize,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let started = Instant::now();
+    let packets = Workload::new(seed).generate(count, now);
+    let kept = push_packets(source, layout, &packets)?;
+    info!(
+        packets = kept,
+        groups = source.stats().groups,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "prefilled the past hour"
+    );
+    Ok(())
+}
+
+/// Packets per tick at `rate` per second, carrying the fraction over so a low rate
+/// still produces its packets.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    rate: f64,
+    carry: f64,
+}
+
+impl Pacer {
+    pub(crate) fn new(rate: f64) -> Self {
+        Pacer { rate, carry: 0.0 }
+    }
+
+    /// How many packets `elapsed` is worth.
+    pub(crate) fn take(&mut self, elapsed: Duration) -> usize {
+        let due = self.rate * elapsed.as_secs_f64() + self.carry;
+        let n = due.floor();
+        self.carry = due - n;
+        n as usize
+    }
+}
+
+/// Feeds `source` with live synthetic packets at `rate` per second, forever.
+pub(crate) fn spawn_generator(source: MemorySource, layout: EventLayout, seed: u64, rate: f64) {
+    if rate <= 0.0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut traffic = LiveTraffic::new(seed);
+        let mut pacer = Pacer::new(rate);
+        let mut last = Utc::now();
+        let mut ticker = tokio::time::interval(GENERATOR_TICK);
+        loop {
+            ticker.tick().await;
+            let now = Utc::now();
+            let n = pacer.take((now - last).to_std().unwrap_or_default());
+            let packets = traffic.generate(n, last, now);
+            last = now;
+            if let Err(e) = push_packets(&source, &layout, &packets) {
+                // Generated packets always fit the spec; say so loudly if not.
+                warn!("cannot push generated packets: {e}");
+            }
+        }
+    });
+}
+
+/// The newest packet time seen, in milliseconds since the epoch (`i64::MIN`: none).
+pub(crate) type Newest = Arc<AtomicI64>;
+
+/// Reads `tcpdump -l -nn -tt` lines from standard input on a thread of its own, and
+/// pushes every packet into `source`. Unparsable lines are counted and skipped.
+pub(crate) fn spawn_stdin_reader(source: MemorySource, layout: EventLayout, newest: Newest) {
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let counts = read_capture(stdin.lock(), &source, &layout, &newest);
+        info!(
+            packets = counts.packets,
+            skipped = counts.skipped,
+            "end of standard input: read {} packets, skipped {} unparsable lines; still serving",
+            counts.packets,
+            counts.skipped
+        );
+    });
+}
+
+/// What [`read_capture`] saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) packets: u64,
+    pub(crate) skipped: u64,
+}
+
+fn read_capture(
+    mut input: impl BufRead,
+    source: &MemorySource,
+    layout: &EventLayout,
+    newest: &AtomicI64,
+) -> Counts {
+    let mut counts = Counts::default();
+    let mut line = Vec::new();
+    let mut last_report = Instant::now();
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                warn!("cannot read standard input: {e}");
+                break;
+            }
+        }
+        // Invalid UTF-8 is junk like any other unparsable line.
+        let text = String::from_utf8_lossy(&line);
+        match parse_line(text.trim_end()) {
+            Some(p) => {
+                newest.fetch_max(p.ts.timestamp_millis(), Ordering::Relaxed);
+                match source.push(&layout.event(&packet(&p))) {
+                    Ok(()) => counts.packets += 1,
+                    Err(e) => {
+                        counts.skipped += 1;
+                        warn!("skipping a packet: {e}");
+                    }
+                }
+            }
+            None => counts.skipped += 1,
+        }
+        if last_report.elapsed() >= REPORT_EVERY {
+            last_report = Instant::now();
+            info!(
+                packets = counts.packets,
+                skipped = counts.skipped,
+                "reading tcpdump output: {} packets, {} unparsable lines skipped",
+                counts.packets,
+                counts.skipped
+            );
+        }
+    }
+    counts
+}
+
+fn packet(p: &CapturedPacket) -> Packet {
+    Packet {
+        ts: p.ts,
+        source_ip: p.source_ip,
+        source_port: p.source_port,
+        destination_ip: p.destination_ip,
+        destination_port: p.destination_port,
+        protocol: p.protocol,
+        size: p.size,
+    }
+}
+
+/// A source whose window ends at the newest packet read rather than at the clock:
+/// a recorded capture replays as if it were live.
+#[derive(Debug)]
+pub(crate) struct FollowData {
+    pub(crate) source: MemorySource,
+    pub(crate) newest: Newest,
+}
+
+impl TableQuery for FollowData {
+    fn schema(&self) -> &Schema {
+        self.source.schema()
+    }
+
+    async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
+        let newest = self.newest.load(Ordering::Relaxed);
+        if newest == i64::MIN {
+            // Nothing read yet. Fetching a clock window now would move the source's
+            // horizon to the present and make it drop an older capture as late.
+            return Ok(Fetched::default());
+        }
+        let end = DateTime::from_timestamp_millis(newest).ok_or_else(|| {
+            Error::invalid_parameter(format!("packet time {newest} ms is out of range"))
+        })? + TimeDelta::milliseconds(1);
+        let window = Window::ending_at(end, ctx.window.length())?;
+        let ctx = FetchContext::new(window)
+            .with_filters(ctx.filters.clone())
+            .with_limit(ctx.limit);
+        self.source.fetch_now(&ctx)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use livetable::Value;
+
+    #[test]
+    fn pacer_keeps_fractions() {
+        let mut p = Pacer::new(2.5);
+        let total: usize = (0..8).map(|_| p.take(Duration::from_millis(250))).sum();
+        assert_eq!(total, 5);
+        assert_eq!(Pacer::new(0.0).take(Duration::from_secs(10)), 0);
+    }
+
+    #[tokio::test]
+    async fn stdin_lines_are_counted_and_replayed_at_their_own_time() {
+        let spec = crate::packet_spec(Duration::from_secs(3600), 10).unwrap();
+        let source = memory_source(spec.clone(), Duration::from_secs(3600)).unwrap();
+        let layout = EventLayout::new(&spec).unwrap();
+        let newest: Newest = Arc::new(AtomicI64::new(i64::MIN));
+        let follow = FollowData {
+            source: source.clone(),
+            newest: newest.clone(),
+        };
+        let ctx =
+            FetchContext::new(Window::ending_at(Utc::now(), Duration::from_secs(3600)).unwrap());
+        assert!(follow.fetch(&ctx).await.unwrap().rows.is_empty());
+
+        let input = "\
+1500000000.000001 IP 10.0.0.1.40000 > 10.0.0.2.443: Flags [S], seq 1, win 64240, length 0
+1500000001.5 IP 10.0.0.1.40000 > 10.0.0.2.443: Flags [P.], seq 1:101, ack 1, win 502, length 100
+junk
+\u{fffd}\u{fffd}
+1500000002.25 IP6 ::1 > ::1: ICMP6, echo request, id 1, seq 1, length 64
+";
+        let counts = read_capture(input.as_bytes(), &source, &layout, &newest);
+        assert_eq!(
+            counts,
+            Counts {
+                packets: 3,
+                skipped: 2
+            }
+        );
+        assert_eq!(newest.load(Ordering::Relaxed), 1_500_000_002_250);
+        // A clock window of today sees nothing of 2017; the data-following one does.
+        let got = follow.fetch(&ctx).await.unwrap();
+        assert_eq!(got.rows.len(), 2);
+        assert_eq!(got.rows[0][5], Value::Int(2));
+        assert_eq!(got.rows[0][6], Value::Int(100));
+        assert_eq!(got.rows[1][4], Value::from("ICMP"));
+    }
+}
