@@ -1,11 +1,12 @@
 //! [`Groups`]: a dense table of groups and their slots, the storage of a time bucket
 //! and of a merged aggregate alike; and [`Interner`], which holds each group key once.
 
-use std::hash::BuildHasher;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
+use rustc_hash::FxHasher;
 
 use super::accumulator::Slot;
 use crate::value::Value;
@@ -16,31 +17,61 @@ use crate::value::Value;
 pub(super) type Key = Arc<[Value]>;
 
 /// The hash of a group key (of its values; the same for `&[Value]` and [`Key`]).
+///
+/// Hot: once per event. One word per value for the usual key types (a column holds
+/// one type, so the type need not be hashed; values of different types that hash
+/// alike only share a probe sequence); equal values hash equally, as
+/// [`keys_eq`] requires.
 #[inline]
 pub(super) fn hash_key(dims: &[Value]) -> u64 {
-    FxBuildHasher.hash_one(dims)
+    let mut h = FxHasher::default();
+    for v in dims {
+        match v {
+            Value::Int(i) => h.write_i64(*i),
+            Value::Ip(IpAddr::V4(ip)) => h.write_u32(u32::from(*ip)),
+            Value::Text(s) => h.write(s.as_bytes()),
+            v => v.hash(&mut h),
+        }
+    }
+    h.finish()
+}
+
+/// Whether two keys are equal, as `==` on their values says (that is, by
+/// [`Value`]'s order), with the usual key types compared directly.
+#[inline]
+pub(super) fn keys_eq(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Value::Int(x), Value::Int(y)) => x == y,
+            (Value::Ip(x), Value::Ip(y)) => x == y,
+            (Value::Text(x), Value::Text(y)) => x == y,
+            (x, y) => x == y,
+        })
 }
 
 /// Group keys, each stored once. (`HashTable` because std's maps cannot look up, then
-/// insert, with one hash of a borrowed key.)
+/// insert, with one hash of a borrowed key.) Each key is kept with its hash, so growing
+/// the table does not read the keys again.
 #[derive(Debug, Default)]
 pub(super) struct Interner {
-    keys: HashTable<Key>,
+    keys: HashTable<(u64, Key)>,
 }
 
 impl Interner {
     /// The shared key for `dims` (whose hash is `hash`), created on first sight.
     #[inline]
     pub(super) fn get(&mut self, hash: u64, dims: &[Value]) -> &Key {
-        self.keys
-            .entry(hash, |k| **k == *dims, |k| hash_key(k))
-            .or_insert_with(|| Arc::from(dims))
+        &self
+            .keys
+            .entry(hash, |(h, k)| *h == hash && keys_eq(k, dims), |(h, _)| *h)
+            .or_insert_with(|| (hash, Arc::from(dims)))
             .into_mut()
+            .1
     }
 
     /// Forgets keys no bucket or merged aggregate holds any more.
     pub(super) fn sweep(&mut self) {
-        self.keys.retain(|k| Arc::strong_count(k) > 1);
+        self.keys.retain(|(_, k)| Arc::strong_count(k) > 1);
     }
 
     /// Number of keys held.
@@ -62,11 +93,16 @@ pub(super) struct Groups {
 
 impl Groups {
     pub(super) fn new(stride: usize) -> Self {
+        Self::with_capacity(stride, 0)
+    }
+
+    /// An empty table with room for `groups` groups.
+    pub(super) fn with_capacity(stride: usize, groups: usize) -> Self {
         Groups {
-            index: HashTable::new(),
-            hashes: Vec::new(),
-            keys: Vec::new(),
-            slots: Vec::new(),
+            index: HashTable::with_capacity(groups),
+            hashes: Vec::with_capacity(groups),
+            keys: Vec::with_capacity(groups),
+            slots: Vec::with_capacity(groups * stride),
             stride,
         }
     }
@@ -81,7 +117,7 @@ impl Groups {
     pub(super) fn find_values(&self, hash: u64, dims: &[Value]) -> Option<usize> {
         let keys = &self.keys;
         self.index
-            .find(hash, |&r| *keys[r as usize] == *dims)
+            .find(hash, |&r| keys_eq(&keys[r as usize], dims))
             .map(|&r| r as usize)
     }
 

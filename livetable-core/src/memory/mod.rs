@@ -162,6 +162,15 @@ struct State {
     newest_bucket: i64,
     fetch_end_ns: i64,
     horizon_ns: i64,
+    /// Groups in the newest bucket when it was superseded: room to reserve in the
+    /// next one (consecutive buckets hold similar numbers of groups).
+    newest_len: usize,
+    counters: Counters,
+}
+
+/// What became of the events pushed.
+#[derive(Debug, Default)]
+struct Counters {
     accepted: u64,
     dropped_late: u64,
     dropped_no_time: u64,
@@ -266,9 +275,9 @@ impl MemorySource {
 
     /// Pushes one event (see [the event layout](MemorySource#events)).
     pub fn push(&self, event: &[Value]) -> Result<()> {
-        self.inner.validate(event, None)?;
         let inner = &*self.inner;
-        inner.ingest(&mut lock(&inner.state), event);
+        let time = inner.validate(event, None)?;
+        inner.ingest(&mut lock(&inner.state), &[event], &[time]);
         Ok(())
     }
 
@@ -280,17 +289,16 @@ impl MemorySource {
         &self,
         events: impl IntoIterator<Item = E>,
     ) -> Result<usize> {
-        let events: Vec<E> = events.into_iter().collect();
-        for (i, e) in events.iter().enumerate() {
-            self.inner.validate(e.as_ref(), Some(i))?;
-        }
         let inner = &*self.inner;
-        let mut state = lock(&inner.state);
-        let before = state.accepted;
-        for e in &events {
-            inner.ingest(&mut state, e.as_ref());
+        let events: Vec<E> = events.into_iter().collect();
+        let mut times = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            times.push(inner.validate(e.as_ref(), Some(i))?);
         }
-        Ok(usize::try_from(state.accepted - before).unwrap_or(usize::MAX))
+        let mut state = lock(&inner.state);
+        let before = state.counters.accepted;
+        inner.ingest(&mut state, &events, &times);
+        Ok(usize::try_from(state.counters.accepted - before).unwrap_or(usize::MAX))
     }
 
     /// The counters and sizes.
@@ -298,10 +306,10 @@ impl MemorySource {
         let (mut stats, table_bytes) = {
             let s = lock(&self.inner.state);
             let stats = MemoryStats {
-                accepted: s.accepted,
-                dropped_late: s.dropped_late,
-                dropped_no_time: s.dropped_no_time,
-                filtered_out: s.filtered_out,
+                accepted: s.counters.accepted,
+                dropped_late: s.counters.dropped_late,
+                dropped_no_time: s.counters.dropped_no_time,
+                filtered_out: s.counters.filtered_out,
                 buckets: s.buckets.len(),
                 groups: s.interner.len(),
                 bucket_entries: s.buckets.values().map(|b| b.len()).sum(),
@@ -419,7 +427,40 @@ impl MemorySource {
 }
 
 impl Inner {
-    fn validate(&self, event: &[Value], index: Option<usize>) -> Result<()> {
+    /// Checks an event's shape and types; returns its time in nanoseconds (`None` when
+    /// `Null`). The common case (a valid event) is checked inline; [`Inner::explain`]
+    /// says what is wrong with an invalid one.
+    #[inline]
+    fn validate(&self, event: &[Value], index: Option<usize>) -> Result<Option<i64>> {
+        if event.len() != self.columns.len() {
+            return Err(self.explain(event, index));
+        }
+        let mut time = None;
+        for (i, (v, (_, t))) in event.iter().zip(&self.columns).enumerate() {
+            let ok = match v {
+                Value::Null => true,
+                Value::Timestamp(ts) => match to_nanos(ts) {
+                    Some(nanos) => {
+                        if i == 0 {
+                            time = Some(nanos);
+                        }
+                        *t == DataType::Timestamp
+                    }
+                    None => false,
+                },
+                v => v.fits(*t),
+            };
+            if !ok {
+                return Err(self.explain(event, index));
+            }
+        }
+        Ok(time)
+    }
+
+    /// The error for an event [`Inner::validate`] refused: the first offending column.
+    #[cold]
+    #[inline(never)]
+    fn explain(&self, event: &[Value], index: Option<usize>) -> Error {
         let at = |e: Error| match index {
             Some(i) => e.with_context("event", i),
             None => e,
@@ -430,7 +471,7 @@ impl Inner {
                 .iter()
                 .map(|(n, t)| format!("`{n}` ({t})"))
                 .collect();
-            return Err(at(Error::new(
+            return at(Error::new(
                 ErrorKind::InvalidEvent,
                 format!(
                     "an event has {} values but this source expects {}: {}",
@@ -438,7 +479,7 @@ impl Inner {
                     self.columns.len(),
                     expected.join(", ")
                 ),
-            )));
+            ));
         }
         for (v, (name, t)) in event.iter().zip(&self.columns) {
             let bad = if !v.fits(*t) {
@@ -457,62 +498,126 @@ impl Inner {
                 None
             };
             if let Some(message) = bad {
-                return Err(at(
+                return at(
                     Error::new(ErrorKind::InvalidEvent, message).with_context("column", name)
-                ));
+                );
             }
         }
-        Ok(())
+        // Not reached: `validate` refuses only events one of the checks above refuses.
+        at(Error::new(
+            ErrorKind::InvalidEvent,
+            "the event does not fit this source's event columns",
+        ))
     }
 
-    /// Aggregates one validated event.
+    /// The time of an event to aggregate, or `None` for an event to drop (counted).
     #[inline]
-    fn ingest(&self, s: &mut State, event: &[Value]) {
-        let t = match &event[0] {
-            // Validated: the time is in range.
-            Value::Timestamp(t) => to_nanos(t).unwrap_or_default(),
-            _ => {
-                s.dropped_no_time += 1;
-                return;
-            }
+    fn admit(
+        &self,
+        counters: &mut Counters,
+        horizon_ns: i64,
+        event: &[Value],
+        time: Option<i64>,
+    ) -> Option<i64> {
+        let Some(t) = time else {
+            counters.dropped_no_time += 1;
+            return None;
         };
         if !self.filters.iter().all(|(i, f)| f.matches(&event[*i])) {
-            s.filtered_out += 1;
-            return;
+            counters.filtered_out += 1;
+            return None;
         }
-        if t < s.horizon_ns {
-            s.dropped_late += 1;
-            return;
+        if t < horizon_ns {
+            counters.dropped_late += 1;
+            return None;
         }
-        if t > s.newest_ns {
-            s.newest_ns = t;
-            s.horizon_ns = s.horizon_ns.max(t.saturating_sub(self.retention));
+        Some(t)
+    }
+
+    /// Aggregates validated events (`times[i]` is the time of `events[i]`, from
+    /// [`Inner::validate`]).
+    ///
+    /// Events arrive mostly in time order, so consecutive events tend to share a
+    /// bucket: the bucket is looked up (and copied if a fetch shares it) once per run
+    /// of such events rather than once per event.
+    fn ingest<E: AsRef<[Value]>>(&self, s: &mut State, events: &[E], times: &[Option<i64>]) {
+        let w = self.width;
+        let mut i = 0;
+        while i < events.len() {
+            let event = events[i].as_ref();
+            i += 1;
+            let Some(t) = self.admit(&mut s.counters, s.horizon_ns, event, times[i - 1]) else {
+                continue;
+            };
+            s.see(t, self.retention);
+            let idx = t.div_euclid(w);
+            if idx > s.newest_bucket {
+                if let Some((_, b)) = s.buckets.last_key_value() {
+                    s.newest_len = b.len();
+                }
+                s.newest_bucket = idx;
+                s.evict(w);
+            }
+            let room = if idx == s.newest_bucket {
+                s.newest_len
+            } else {
+                0
+            };
+            let stride = self.plan.stride();
+            let bucket = Arc::make_mut(
+                s.buckets
+                    .entry(idx)
+                    .or_insert_with(|| Arc::new(Groups::with_capacity(stride, room))),
+            );
+            self.add(bucket, &mut s.interner, event);
+            s.counters.accepted += 1;
+            // The run of following events in the same bucket. Nothing but the counters
+            // and the newest time can change in it: a later bucket ends the run.
+            while i < events.len() {
+                let event = events[i].as_ref();
+                let Some(t) = self.admit(&mut s.counters, s.horizon_ns, event, times[i]) else {
+                    i += 1;
+                    continue;
+                };
+                if t.div_euclid(w) != idx {
+                    break; // admitted again (and so not counted twice) by the outer loop
+                }
+                i += 1;
+                if t > s.newest_ns {
+                    s.newest_ns = t;
+                    s.horizon_ns = s.horizon_ns.max(t.saturating_sub(self.retention));
+                }
+                self.add(bucket, &mut s.interner, event);
+                s.counters.accepted += 1;
+            }
         }
-        let idx = t.div_euclid(self.width);
-        if idx > s.newest_bucket {
-            s.newest_bucket = idx;
-            s.evict(self.width);
-        }
+    }
+
+    /// Adds one admitted event to its bucket.
+    #[inline]
+    fn add(&self, bucket: &mut Groups, interner: &mut Interner, event: &[Value]) {
         let dims = &event[1..=self.plan.dims];
         let hash = hash_key(dims);
-        let stride = self.plan.stride();
-        let bucket = Arc::make_mut(
-            s.buckets
-                .entry(idx)
-                .or_insert_with(|| Arc::new(Groups::new(stride))),
-        );
         // The bucket is small and hot; the interner (every group) only for a group new
         // to the bucket.
         let row = match bucket.find_values(hash, dims) {
             Some(r) => r,
-            None => bucket.insert(hash, s.interner.get(hash, dims), self.plan.init()),
+            None => bucket.insert(hash, interner.get(hash, dims), self.plan.init()),
         };
         self.plan.add_event(bucket.slots_mut(row), event);
-        s.accepted += 1;
     }
 }
 
 impl State {
+    /// Notes an admitted event's time: it may be the newest and move the horizon.
+    #[inline]
+    fn see(&mut self, t: i64, retention: i64) {
+        if t > self.newest_ns {
+            self.newest_ns = t;
+            self.horizon_ns = self.horizon_ns.max(t.saturating_sub(retention));
+        }
+    }
+
     /// Drops the buckets entirely before the horizon.
     fn evict(&mut self, width: i64) {
         let first_kept = self.horizon_ns.div_euclid(width);
@@ -600,10 +705,8 @@ impl MemorySourceBuilder {
                     newest_bucket: i64::MIN,
                     fetch_end_ns: i64::MIN,
                     horizon_ns: i64::MIN,
-                    accepted: 0,
-                    dropped_late: 0,
-                    dropped_no_time: 0,
-                    filtered_out: 0,
+                    newest_len: 0,
+                    counters: Counters::default(),
                 }),
                 views: Mutex::new(Views::default()),
                 spec,
