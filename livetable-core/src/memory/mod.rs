@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
 use self::accumulator::Plan;
 use self::groups::{Groups, Interner, hash_key};
@@ -239,6 +239,50 @@ fn to_nanos(t: &DateTime<Utc>) -> Option<i64> {
     t.timestamp_nanos_opt()
 }
 
+/// Converts event times to nanoseconds as [`to_nanos`] does, remembering the date of
+/// the last one: events arrive mostly in time order, so most share it and skip the
+/// calendar arithmetic.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    date: NaiveDate,
+    /// Unix seconds at the start of `date`.
+    midnight: i64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            date: DateTime::UNIX_EPOCH.date_naive(),
+            midnight: 0,
+        }
+    }
+}
+
+impl Clock {
+    /// `t` in nanoseconds since the epoch; `None` outside the years 1677-2262.
+    #[inline]
+    fn nanos(&mut self, t: &DateTime<Utc>) -> Option<i64> {
+        let naive = t.naive_utc();
+        if naive.date() != self.date {
+            self.date = naive.date();
+            self.midnight = self
+                .date
+                .and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp();
+        }
+        let time = naive.time();
+        // As chrono's `timestamp_nanos_opt`, which a test compares this with.
+        let mut secs = self.midnight + i64::from(time.num_seconds_from_midnight());
+        let mut subsec = i64::from(time.nanosecond());
+        if secs < 0 {
+            subsec -= 1_000_000_000;
+            secs += 1;
+        }
+        secs.checked_mul(1_000_000_000)?.checked_add(subsec)
+    }
+}
+
 fn ceil_div(a: i64, b: i64) -> i64 {
     a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)
 }
@@ -276,7 +320,7 @@ impl MemorySource {
     /// Pushes one event (see [the event layout](MemorySource#events)).
     pub fn push(&self, event: &[Value]) -> Result<()> {
         let inner = &*self.inner;
-        let time = inner.validate(event, None)?;
+        let time = inner.validate(event, None, &mut Clock::default())?;
         inner.ingest(&mut lock(&inner.state), &[event], &[time]);
         Ok(())
     }
@@ -292,8 +336,9 @@ impl MemorySource {
         let inner = &*self.inner;
         let events: Vec<E> = events.into_iter().collect();
         let mut times = Vec::with_capacity(events.len());
+        let mut clock = Clock::default();
         for (i, e) in events.iter().enumerate() {
-            times.push(inner.validate(e.as_ref(), Some(i))?);
+            times.push(inner.validate(e.as_ref(), Some(i), &mut clock)?);
         }
         let mut state = lock(&inner.state);
         let before = state.counters.accepted;
@@ -431,7 +476,12 @@ impl Inner {
     /// `Null`). The common case (a valid event) is checked inline; [`Inner::explain`]
     /// says what is wrong with an invalid one.
     #[inline]
-    fn validate(&self, event: &[Value], index: Option<usize>) -> Result<Option<i64>> {
+    fn validate(
+        &self,
+        event: &[Value],
+        index: Option<usize>,
+        clock: &mut Clock,
+    ) -> Result<Option<i64>> {
         if event.len() != self.columns.len() {
             return Err(self.explain(event, index));
         }
@@ -439,7 +489,7 @@ impl Inner {
         for (i, (v, (_, t))) in event.iter().zip(&self.columns).enumerate() {
             let ok = match v {
                 Value::Null => true,
-                Value::Timestamp(ts) => match to_nanos(ts) {
+                Value::Timestamp(ts) => match clock.nanos(ts) {
                     Some(nanos) => {
                         if i == 0 {
                             time = Some(nanos);

@@ -459,3 +459,41 @@ async fn pushes_from_threads_while_fetching() {
     // Every writer's sizes were seen by every host.
     assert!(f.rows.iter().all(|r| r[5] == Value::Int(4)), "{:?}", f.rows);
 }
+
+#[test]
+fn clock_converts_times_as_chrono_does() {
+    let bound = |t: DateTime<Utc>| {
+        [
+            t - TimeDelta::nanoseconds(1),
+            t,
+            t + TimeDelta::nanoseconds(1),
+        ]
+    };
+    let mut times = vec![
+        DateTime::<Utc>::MIN_UTC,
+        DateTime::<Utc>::MAX_UTC,
+        DateTime::UNIX_EPOCH,
+        DateTime::UNIX_EPOCH - TimeDelta::nanoseconds(1),
+        DateTime::UNIX_EPOCH - TimeDelta::days(1),
+        DateTime::from_timestamp(-1, 999_999_999).unwrap(),
+        // A leap second (nanosecond field ≥ 1e9).
+        DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap(),
+        t(0),
+        t(86_399),
+        t(86_400),
+    ];
+    times.extend(bound(DateTime::from_timestamp_nanos(i64::MIN)));
+    times.extend(bound(DateTime::from_timestamp_nanos(i64::MAX)));
+    times.extend((0..2000).map(|i| t(i * 3_607 - 3_600_000) + TimeDelta::nanoseconds(i * 7_919)));
+    // Each converted after the previous one (so the remembered date varies) and
+    // alone.
+    let mut clock = Clock::default();
+    for time in &times {
+        assert_eq!(clock.nanos(time), time.timestamp_nanos_opt(), "{time:?}");
+        assert_eq!(
+            Clock::default().nanos(time),
+            time.timestamp_nanos_opt(),
+            "{time:?}"
+        );
+    }
+}
