@@ -47,7 +47,7 @@ use livetable_testkit::workload::EventLayout;
 use tower::ServiceExt;
 use tracing::info;
 
-use crate::cli::{Args, SourceKind, WindowEnd};
+use self::cli::{Args, SourceKind, WindowEnd};
 
 /// How long the startup check may wait for the store's first answer.
 const FIRST_FETCH_TIMEOUT: Duration = Duration::from_secs(20);
@@ -153,17 +153,22 @@ fn table(args: &Args, spec: &Aggregate, query: SharedQuery) -> Result<Table> {
 }
 
 fn hint(args: &Args, e: &livetable::Error) -> &'static str {
-    let missing = matches!(e.kind(), livetable::ErrorKind::InvalidSpec)
-        || e.message().contains("does not exist")
-        || e.message().contains("no such index");
-    match args.source {
-        SourceKind::Postgres | SourceKind::Elasticsearch if missing && !args.load_demo_data => {
-            "\n  hint: add --load-demo-data to create and fill it"
+    let message = e.message();
+    if args.source == SourceKind::Memory || e.context_value("field").is_some() {
+        // A bad setting: the message names it.
+        return "";
+    }
+    if message.contains("does not exist") || message.contains("no such index") {
+        if args.load_demo_data {
+            return "";
         }
-        SourceKind::Postgres | SourceKind::Elasticsearch => {
-            "\n  hint: check the URL, that the server runs and accepts this user"
+        return "\n  hint: add --load-demo-data to create and fill it";
+    }
+    match e.kind() {
+        livetable::ErrorKind::Unavailable | livetable::ErrorKind::Timeout => {
+            "\n  hint: check the URL, and that the server runs and accepts this user"
         }
-        SourceKind::Memory => "",
+        _ => "",
     }
 }
 
@@ -177,13 +182,19 @@ fn nest(path: &str, tables: axum::Router) -> axum::Router {
     if path.is_empty() {
         return tables;
     }
-    let page = tables.clone().map_request(|mut request: axum::extract::Request| {
-        let query = request.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-        if let Ok(uri) = format!("/{query}").parse() {
-            *request.uri_mut() = uri;
-        }
-        request
-    });
+    let page = tables
+        .clone()
+        .map_request(|mut request: axum::extract::Request| {
+            let query = request
+                .uri()
+                .query()
+                .map(|q| format!("?{q}"))
+                .unwrap_or_default();
+            if let Ok(uri) = format!("/{query}").parse() {
+                *request.uri_mut() = uri;
+            }
+            request
+        });
     axum::Router::new()
         .nest(path, tables)
         .route_service(&format!("{path}/"), page)
@@ -230,6 +241,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),

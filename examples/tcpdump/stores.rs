@@ -17,8 +17,8 @@ use livetable_testkit::workload::{LiveTraffic, Packet, Workload};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::cli::Args;
-use crate::traffic::Pacer;
+use super::cli::Args;
+use super::traffic::Pacer;
 
 /// How long connecting to a store may take at startup.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -14,7 +14,7 @@ use livetable::{
 use livetable_testkit::workload::{EventLayout, LiveTraffic, Packet, Workload};
 use tracing::{info, warn};
 
-use crate::capture::{CapturedPacket, parse_line};
+use super::capture::{CapturedPacket, parse_line};
 
 /// Events pushed per batch (one lock per batch).
 const BATCH: usize = 50_000;
@@ -244,7 +244,7 @@ mod tests {
 
     #[tokio::test]
     async fn stdin_lines_are_counted_and_replayed_at_their_own_time() {
-        let spec = crate::packet_spec(Duration::from_secs(3600), 10).unwrap();
+        let spec = super::super::packet_spec(Duration::from_secs(3600), 10).unwrap();
         let source = memory_source(spec.clone(), Duration::from_secs(3600)).unwrap();
         let layout = EventLayout::new(&spec).unwrap();
         let newest: Newest = Arc::new(AtomicI64::new(i64::MIN));
