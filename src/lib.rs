@@ -32,3 +32,9 @@ pub use livetable_sql as sql;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use livetable_http as http;
+
+/// The README's Rust code blocks, compiled and run as doctests (they use every backend
+/// and the HTTP adapter, so only with all three features).
+#[cfg(all(doctest, feature = "http", feature = "sql", feature = "es"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
