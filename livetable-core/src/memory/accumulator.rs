@@ -66,6 +66,9 @@ struct MetricPlan {
 #[derive(Clone, Debug)]
 pub(super) struct Plan {
     metrics: Vec<MetricPlan>,
+    /// The metrics with a slot of their own (all but `count`): what an event updates
+    /// besides the event count.
+    updates: Vec<MetricPlan>,
     names: Vec<String>,
     init: Vec<Slot>,
     /// Number of dimensions: the key is `event[1..=dims]`.
@@ -118,6 +121,7 @@ impl Plan {
             })
             .collect();
         Plan {
+            updates: metrics.iter().filter(|m| m.slot != 0).copied().collect(),
             metrics,
             names: spec.metrics().iter().map(|m| m.name.clone()).collect(),
             init,
@@ -142,10 +146,7 @@ impl Plan {
         if let Slot::Count(n) = &mut slots[0] {
             *n += 1;
         }
-        for m in &self.metrics {
-            if m.slot == 0 {
-                continue;
-            }
+        for m in &self.updates {
             let v = &event[m.input];
             match (&mut slots[m.slot], v) {
                 (_, Value::Null) => {}

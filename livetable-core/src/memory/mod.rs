@@ -609,7 +609,7 @@ impl Inner {
                 s.evict(w);
             }
             let room = if idx == s.newest_bucket {
-                s.newest_len
+                s.newest_len + s.newest_len / 8
             } else {
                 0
             };
