@@ -618,3 +618,382 @@ mod postgres {
         assert!(db.count() > 5000);
     }
 }
+
+/// `--source elasticsearch --load-demo-data` against a stand-in: no Elasticsearch can
+/// run on the build machine, so an HTTP server in this process plays the cluster. It
+/// checks what the example sends (the index mapping, the `_bulk` NDJSON and its
+/// documents) and answers with the documented shapes (see
+/// `shared/reference/elasticsearch.md` and livetable-es's own, deeper tests).
+mod elasticsearch {
+    use super::*;
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::extract::{Path, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::{post, put};
+    use chrono::{DateTime, Utc};
+    use std::collections::BTreeMap;
+    use std::net::IpAddr;
+
+    #[derive(Default)]
+    struct Cluster {
+        mappings: BTreeMap<String, Value>,
+        docs: Vec<Value>,
+        /// Refuse every document of a bulk request, as a mapping conflict would.
+        refuse_documents: bool,
+        /// What the stand-in found wrong in a request (the test fails on any).
+        complaints: Vec<String>,
+    }
+
+    type Shared = Arc<Mutex<Cluster>>;
+
+    struct StandIn {
+        cluster: Shared,
+        url: String,
+        _rt: tokio::runtime::Runtime,
+    }
+
+    impl StandIn {
+        fn start(refuse_documents: bool) -> StandIn {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let cluster: Shared = Arc::new(Mutex::new(Cluster {
+                refuse_documents,
+                ..Cluster::default()
+            }));
+            let app = Router::new()
+                .route("/{index}", put(create_index))
+                .route("/{index}/_bulk", post(bulk))
+                .route("/{index}/_search", post(search))
+                .with_state(cluster.clone());
+            let listener = rt
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            rt.spawn(async move { axum::serve(listener, app).await });
+            StandIn {
+                cluster,
+                url,
+                _rt: rt,
+            }
+        }
+
+        fn cluster(&self) -> std::sync::MutexGuard<'_, Cluster> {
+            self.cluster.lock().unwrap()
+        }
+    }
+
+    fn complain(cluster: &Shared, what: String) -> (StatusCode, String) {
+        cluster.lock().unwrap().complaints.push(what.clone());
+        let body = json!({"error": {"type": "parse_exception", "reason": what}, "status": 400});
+        (StatusCode::BAD_REQUEST, body.to_string())
+    }
+
+    async fn create_index(
+        State(cluster): State<Shared>,
+        Path(index): Path<String>,
+        body: Bytes,
+    ) -> (StatusCode, String) {
+        let Ok(mapping) = serde_json::from_slice::<Value>(&body) else {
+            return complain(&cluster, "the index body is not JSON".into());
+        };
+        let mut c = cluster.lock().unwrap();
+        if c.mappings.contains_key(&index) {
+            let body = json!({"error": {"type": "resource_already_exists_exception",
+                "reason": format!("index [{index}] already exists")}, "status": 400});
+            return (StatusCode::BAD_REQUEST, body.to_string());
+        }
+        c.mappings.insert(index.clone(), mapping);
+        let body = json!({"acknowledged": true, "shards_acknowledged": true, "index": index});
+        (StatusCode::OK, body.to_string())
+    }
+
+    /// What is wrong with a packet document under the reference mapping, if anything.
+    fn check_document(doc: &Value) -> Option<String> {
+        let fields = [
+            "ts",
+            "source_ip",
+            "source_port",
+            "destination_ip",
+            "destination_port",
+            "protocol",
+            "size",
+        ];
+        let keys: Vec<&String> = doc.as_object()?.keys().collect();
+        if keys.len() != fields.len() || !fields.iter().all(|f| doc.get(f).is_some()) {
+            return Some(format!("fields {keys:?}"));
+        }
+        let ip = |f: &str| {
+            doc[f]
+                .as_str()
+                .and_then(|s| s.parse::<IpAddr>().ok())
+                .is_none()
+        };
+        let port = |f: &str| doc[f].as_u64().is_none_or(|p| p > 65535);
+        let ts = doc["ts"].as_str().map(DateTime::parse_from_rfc3339);
+        if !matches!(ts, Some(Ok(_))) {
+            return Some(format!("ts {}", doc["ts"]));
+        }
+        if ip("source_ip")
+            || ip("destination_ip")
+            || port("source_port")
+            || port("destination_port")
+        {
+            return Some(format!("address or port in {doc}"));
+        }
+        if !doc["protocol"].is_string() || doc["size"].as_u64().is_none() {
+            return Some(format!("protocol or size in {doc}"));
+        }
+        None
+    }
+
+    async fn bulk(
+        State(cluster): State<Shared>,
+        Path(index): Path<String>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> (StatusCode, String) {
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !content_type.starts_with("application/x-ndjson")
+            && !content_type.starts_with("application/json")
+        {
+            return complain(&cluster, format!("bulk content-type {content_type}"));
+        }
+        let text = String::from_utf8_lossy(&body);
+        let Some(text) = text.strip_suffix('\n') else {
+            return complain(
+                &cluster,
+                "The bulk request must be terminated by a newline [\\n]".into(),
+            );
+        };
+        let lines: Vec<&str> = text.split('\n').collect();
+        if lines.len() % 2 != 0 {
+            return complain(
+                &cluster,
+                format!("{} bulk lines: not action/document pairs", lines.len()),
+            );
+        }
+        let mut docs = Vec::new();
+        for pair in lines.chunks(2) {
+            let action: Value = serde_json::from_str(pair[0]).unwrap_or_default();
+            if action != json!({"index": {}}) {
+                return complain(&cluster, format!("bulk action {}", pair[0]));
+            }
+            let doc: Value = serde_json::from_str(pair[1]).unwrap_or_default();
+            if let Some(wrong) = check_document(&doc) {
+                return complain(&cluster, format!("document: {wrong}"));
+            }
+            docs.push(doc);
+        }
+        let mut c = cluster.lock().unwrap();
+        if !c.mappings.contains_key(&index) {
+            c.complaints
+                .push(format!("bulk into {index} before it was created"));
+        }
+        let refuse = c.refuse_documents;
+        let items: Vec<Value> = docs
+            .iter()
+            .map(|_| {
+                if refuse {
+                    json!({"index": {"_index": index, "status": 400, "error": {
+                        "type": "document_parsing_exception",
+                        "reason": "[1:7] failed to parse field [ts] of type [long]"}}})
+                } else {
+                    json!({"index": {"_index": index, "status": 201, "result": "created"}})
+                }
+            })
+            .collect();
+        if !refuse {
+            c.docs.extend(docs);
+        }
+        let body = json!({"took": 3, "errors": refuse, "items": items});
+        (StatusCode::OK, body.to_string())
+    }
+
+    /// The composite aggregation over the stored documents in the request's `ts` range
+    /// (every group in one page; the next page, asked with `after`, is empty).
+    async fn search(State(cluster): State<Shared>, body: Bytes) -> (StatusCode, String) {
+        let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+            return complain(&cluster, "the search body is not JSON".into());
+        };
+        let groups = &request["aggs"]["groups"];
+        let sources: Vec<String> = groups["composite"]["sources"]
+            .as_array()
+            .map(|s| {
+                s.iter()
+                    .filter_map(|o| o.as_object()?.keys().next().cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let range = request["query"]["bool"]["filter"]
+            .as_array()
+            .and_then(|f| f.iter().find_map(|c| c["range"].get("ts")))
+            .cloned()
+            .unwrap_or_default();
+        let bound = |k: &str| {
+            range[k]
+                .as_str()
+                .and_then(|s| s.parse::<DateTime<Utc>>().ok())
+        };
+        let (Some(gte), Some(lt)) = (bound("gte"), bound("lt")) else {
+            return complain(&cluster, format!("no ts range in {request}"));
+        };
+        let empty = || {
+            json!({"took": 1, "timed_out": false,
+                "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                "hits": {"max_score": null, "hits": []},
+                "aggregations": {"groups": {"buckets": []}}})
+        };
+        if groups["composite"].get("after").is_some() {
+            return (StatusCode::OK, empty().to_string());
+        }
+        let c = cluster.lock().unwrap();
+        let mut buckets: BTreeMap<String, (Value, Vec<&Value>)> = BTreeMap::new();
+        for doc in &c.docs {
+            let ts: DateTime<Utc> = doc["ts"].as_str().unwrap().parse().unwrap();
+            if ts < gte || ts >= lt {
+                continue;
+            }
+            let key: serde_json::Map<String, Value> = sources
+                .iter()
+                .map(|s| (s.clone(), doc[s].clone()))
+                .collect();
+            let entry = buckets
+                .entry(Value::Object(key.clone()).to_string())
+                .or_insert_with(|| (Value::Object(key), Vec::new()));
+            entry.1.push(doc);
+        }
+        let aggs = groups["aggs"].as_object().cloned().unwrap_or_default();
+        let mut out = Vec::new();
+        for (key, docs) in buckets.into_values() {
+            let mut bucket = json!({"key": key, "doc_count": docs.len()});
+            for (name, agg) in &aggs {
+                let (kind, spec) = agg.as_object().unwrap().iter().next().unwrap();
+                let field = spec["field"].as_str().unwrap_or_default();
+                let values = docs.iter().filter_map(|d| d[field].as_f64());
+                bucket[name] = match kind.as_str() {
+                    "sum" => json!({"value": values.sum::<f64>()}),
+                    "value_count" => json!({"value": values.count()}),
+                    other => return complain(&cluster, format!("metric {other}")),
+                };
+            }
+            out.push(bucket);
+        }
+        let size = groups["composite"]["size"].as_u64().unwrap_or(10) as usize;
+        if out.len() > size {
+            drop(c);
+            return complain(
+                &cluster,
+                format!("{} groups, more than a page of {size}", out.len()),
+            );
+        }
+        let mut answer = empty();
+        if let Some(last) = out.last() {
+            answer["aggregations"]["groups"]["after_key"] = last["key"].clone();
+        }
+        answer["aggregations"]["groups"]["buckets"] = Value::Array(out);
+        (StatusCode::OK, answer.to_string())
+    }
+
+    #[test]
+    fn load_demo_data_creates_the_index_bulk_loads_and_serves_it() {
+        let es = StandIn::start(false);
+        let server = Server::start(&[
+            "--source",
+            "elasticsearch",
+            "--es-url",
+            &es.url,
+            "--index",
+            "packets-demo",
+            "--load-demo-data",
+            "--prefill",
+            "3000",
+            "--rate",
+            "0",
+            "--top",
+            "100000",
+            "--interval",
+            "1s",
+        ]);
+        {
+            let c = es.cluster();
+            assert!(c.complaints.is_empty(), "{:?}", c.complaints);
+            // The mapping of shared/reference/elasticsearch.md, with the destination.
+            assert_eq!(
+                c.mappings["packets-demo"],
+                json!({"mappings": {"properties": {
+                    "ts": {"type": "date"},
+                    "source_ip": {"type": "ip"},
+                    "source_port": {"type": "integer"},
+                    "destination_ip": {"type": "ip"},
+                    "destination_port": {"type": "integer"},
+                    "protocol": {"type": "keyword"},
+                    "size": {"type": "long"},
+                }}})
+            );
+            assert_eq!(c.docs.len(), 3000);
+        }
+        let snapshot = server.wait_for("a snapshot", |s| !rows(s).is_empty());
+        // The served table is the documents of the snapshot's window, grouped.
+        let start: DateTime<Utc> = snapshot["window"]["start"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let end: DateTime<Utc> = snapshot["window"]["end"].as_str().unwrap().parse().unwrap();
+        let mut expected: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        for doc in &es.cluster().docs {
+            let ts: DateTime<Utc> = doc["ts"].as_str().unwrap().parse().unwrap();
+            if start <= ts && ts < end {
+                let key = json!([
+                    doc["source_ip"],
+                    doc["source_port"],
+                    doc["destination_ip"],
+                    doc["destination_port"],
+                    doc["protocol"]
+                ]);
+                let e = expected.entry(key.to_string()).or_default();
+                e.0 += 1;
+                e.1 += doc["size"].as_i64().unwrap();
+            }
+        }
+        let served: BTreeMap<String, (i64, i64)> = rows(&snapshot)
+            .iter()
+            .map(|r| {
+                let key = json!([r[0], r[1], r[2], r[3], r[4]]).to_string();
+                (key, (r[5].as_i64().unwrap(), r[6].as_i64().unwrap()))
+            })
+            .collect();
+        assert!(expected.len() > 100, "{} groups", expected.len());
+        assert_eq!(served, expected);
+        assert!(
+            es.cluster().complaints.is_empty(),
+            "{:?}",
+            es.cluster().complaints
+        );
+    }
+
+    #[test]
+    fn refused_documents_stop_the_load_with_the_reason() {
+        let es = StandIn::start(true);
+        let (status, log) = run_to_exit(&[
+            "--source",
+            "elasticsearch",
+            "--es-url",
+            &es.url,
+            "--load-demo-data",
+            "--prefill",
+            "100",
+        ]);
+        assert_eq!(status.code(), Some(1), "{log}");
+        assert!(log.contains("some documents were refused"), "{log}");
+        assert!(log.contains("failed to parse field [ts]"), "{log}");
+        assert!(
+            es.cluster().complaints.is_empty(),
+            "{:?}",
+            es.cluster().complaints
+        );
+    }
+}
