@@ -2,11 +2,11 @@
 //! remote port and state — real data that needs no setup.
 //!
 //! Run with: `cargo run --example custom_source` and open
-//! <http://localhost:5001/connections/>, or:
+//! <http://localhost:5001/>, or:
 //!
 //! ```sh
-//! curl -s localhost:5001/connections/api/tables/connections | head -c 600
-//! curl -s localhost:5001/connections/api/tables/connections.csv
+//! curl -s localhost:5001/api/tables/connections | head -c 600
+//! curl -s localhost:5001/api/tables/connections.csv
 //! ```
 //!
 //! The whole source is the `TableQuery` impl below: a schema, and a fetch that reads
@@ -191,9 +191,11 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         }])
         .build()?;
     let catalog = Catalog::new().with(table)?;
-    let app = axum::Router::new().nest("/connections", livetable_http::router(catalog));
+    // The whole server is the table: serve it at the root (see the tcpdump example for
+    // nesting it under a path of a larger app).
+    let app = livetable_http::router(catalog);
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
-    tracing::info!("serving http://{}/connections/", listener.local_addr()?);
+    tracing::info!("serving http://{}/", listener.local_addr()?);
     livetable_http::serve(listener, app, async {
         let _ = tokio::signal::ctrl_c().await;
     })
