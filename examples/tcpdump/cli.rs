@@ -73,7 +73,7 @@ pub(crate) struct Args {
     pub(crate) tcpdump_stdin: bool,
 
     /// Where the window ends: at the clock (`now`), or at the newest packet read
-    /// (`data`, to replay a recorded capture; in-memory source only).
+    /// (`data`, to replay a recorded capture; with --tcpdump-stdin).
     #[arg(long, value_enum, default_value_t = WindowEnd::Now)]
     pub(crate) window_end: WindowEnd,
 
@@ -155,8 +155,10 @@ impl Args {
                     .into(),
             );
         }
-        if self.window_end == WindowEnd::Data && !memory {
-            return Err("--window-end data works with the in-memory source only".into());
+        if self.window_end == WindowEnd::Data && !self.tcpdump_stdin {
+            return Err(
+                "--window-end data replays a recorded capture: use it with --tcpdump-stdin".into(),
+            );
         }
         if self.source == SourceKind::Postgres && self.database_url.is_none() {
             return Err(
@@ -266,6 +268,11 @@ mod tests {
             args(&["--source", "postgres", "--tcpdump-stdin"])
                 .unwrap_err()
                 .contains("drop --source")
+        );
+        assert!(
+            args(&["--window-end", "data"])
+                .unwrap_err()
+                .contains("with --tcpdump-stdin")
         );
         assert!(
             args(&["--load-demo-data"])
