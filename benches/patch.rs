@@ -58,7 +58,9 @@ fn snapshots() -> (Snapshot, Snapshot) {
     let mut new_rows = old_rows.clone();
     let third = CHANGED / 3;
     for r in new_rows.iter_mut().take(third) {
-        let Value::Int(n) = r[5] else { unreachable!("count is an int") };
+        let Value::Int(n) = r[5] else {
+            unreachable!("count is an int")
+        };
         r.values_mut()[5] = Value::Int(n + 1);
     }
     new_rows.drain(third..2 * third); // removed
@@ -74,7 +76,11 @@ fn snapshots() -> (Snapshot, Snapshot) {
 fn bench(c: &mut Criterion) {
     let (old, new) = snapshots();
     let patch = diff(&old, &new);
-    assert_eq!(patch.changed_rows(), CHANGED, "the workload changes 1 % of rows");
+    assert_eq!(
+        patch.changed_rows(),
+        CHANGED,
+        "the workload changes 1 % of rows"
+    );
     let snapshot_bytes = serde_json::to_vec(&new).expect("serialisable").len();
     let patch_bytes = serde_json::to_vec(&patch).expect("serialisable").len();
     println!(
