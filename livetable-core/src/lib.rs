@@ -54,6 +54,7 @@ mod aggregate;
 mod error;
 mod filter;
 mod format;
+mod key;
 mod live;
 mod memory;
 mod query;

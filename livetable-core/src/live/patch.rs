@@ -1,18 +1,17 @@
 //! Row-level patches between two snapshots, keyed by the dimension values.
 
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHashMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::key::{hash_values, values_eq};
 use crate::query::Window;
 use crate::schema::{Row, Schema};
 use crate::snapshot::{Snapshot, Status};
@@ -118,7 +117,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Patch {
         .iter()
         .map(|r| key_of(r, key_indices, leading))
         .collect();
-    let old_hashes: Vec<u64> = old_keys.iter().map(|k| hash_key(k)).collect();
+    let old_hashes: Vec<u64> = old_keys.iter().map(|k| hash_values(k)).collect();
     // Old row by key; a repeated key maps to its last row, as a map insert would.
     let mut previous: HashTable<usize> = HashTable::with_capacity(old_keys.len());
     let mut repeated = false;
@@ -144,14 +143,14 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Patch {
         let key = key_of(row, key_indices, leading);
         let found = if repeated {
             previous
-                .find_entry(hash_key(&key), |&j| values_eq(&old_keys[j], &key))
+                .find_entry(hash_values(&key), |&j| values_eq(&old_keys[j], &key))
                 .ok()
                 .map(|e| e.remove().0)
         } else if next < old_keys.len() && !matched[next] && values_eq(&old_keys[next], &key) {
             Some(next)
         } else {
             previous
-                .find(hash_key(&key), |&j| values_eq(&old_keys[j], &key))
+                .find(hash_values(&key), |&j| values_eq(&old_keys[j], &key))
                 .copied()
                 .filter(|&j| !matched[j])
         };
@@ -204,35 +203,6 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Patch {
         partial: new.partial.clone(),
         status: new.status.clone(),
     }
-}
-
-/// The hash of a row key for [`diff`]: one word per value for the usual key types (a
-/// column holds one type, so the type need not be hashed); equal keys hash equally.
-#[inline]
-fn hash_key(key: &[Value]) -> u64 {
-    let mut h = FxHasher::default();
-    for v in key {
-        match v {
-            Value::Int(i) => h.write_i64(*i),
-            Value::Ip(IpAddr::V4(ip)) => h.write_u32(u32::from(*ip)),
-            Value::Text(s) => h.write(s.as_bytes()),
-            v => v.hash(&mut h),
-        }
-    }
-    h.finish()
-}
-
-/// Whether two runs of values are equal, as `==` says, with the usual types compared
-/// directly.
-#[inline]
-fn values_eq(a: &[Value], b: &[Value]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| match (x, y) {
-            (Value::Int(x), Value::Int(y)) => x == y,
-            (Value::Ip(x), Value::Ip(y)) => x == y,
-            (Value::Text(x), Value::Text(y)) => x == y,
-            (x, y) => x == y,
-        })
 }
 
 impl Snapshot {

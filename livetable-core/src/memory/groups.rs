@@ -1,53 +1,18 @@
 //! [`Groups`]: a dense table of groups and their slots, the storage of a time bucket
 //! and of a merged aggregate alike; and [`Interner`], which holds each group key once.
 
-use std::hash::{Hash, Hasher};
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
-use rustc_hash::FxHasher;
 
 use super::accumulator::Slot;
+use crate::key::values_eq;
 use crate::value::Value;
 
 /// A group key, shared by every bucket and merged aggregate holding the group. Keys are
 /// interned, so two holders of a group hold clones of the same `Arc` and compare by
 /// pointer; the interner forgets a key only when nobody else holds it.
 pub(super) type Key = Arc<[Value]>;
-
-/// The hash of a group key (of its values; the same for `&[Value]` and [`Key`]).
-///
-/// Hot: once per event. One word per value for the usual key types (a column holds
-/// one type, so the type need not be hashed; values of different types that hash
-/// alike only share a probe sequence); equal values hash equally, as
-/// [`keys_eq`] requires.
-#[inline]
-pub(super) fn hash_key(dims: &[Value]) -> u64 {
-    let mut h = FxHasher::default();
-    for v in dims {
-        match v {
-            Value::Int(i) => h.write_i64(*i),
-            Value::Ip(IpAddr::V4(ip)) => h.write_u32(u32::from(*ip)),
-            Value::Text(s) => h.write(s.as_bytes()),
-            v => v.hash(&mut h),
-        }
-    }
-    h.finish()
-}
-
-/// Whether two keys are equal, as `==` on their values says (that is, by
-/// [`Value`]'s order), with the usual key types compared directly.
-#[inline]
-pub(super) fn keys_eq(a: &[Value], b: &[Value]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| match (x, y) {
-            (Value::Int(x), Value::Int(y)) => x == y,
-            (Value::Ip(x), Value::Ip(y)) => x == y,
-            (Value::Text(x), Value::Text(y)) => x == y,
-            (x, y) => x == y,
-        })
-}
 
 /// Group keys, each stored once. (`HashTable` because std's maps cannot look up, then
 /// insert, with one hash of a borrowed key.) Each key is kept with its hash, so growing
@@ -63,7 +28,7 @@ impl Interner {
     pub(super) fn get(&mut self, hash: u64, dims: &[Value]) -> &Key {
         &self
             .keys
-            .entry(hash, |(h, k)| *h == hash && keys_eq(k, dims), |(h, _)| *h)
+            .entry(hash, |(h, k)| *h == hash && values_eq(k, dims), |(h, _)| *h)
             .or_insert_with(|| (hash, Arc::from(dims)))
             .into_mut()
             .1
@@ -117,7 +82,7 @@ impl Groups {
     pub(super) fn find_values(&self, hash: u64, dims: &[Value]) -> Option<usize> {
         let keys = &self.keys;
         self.index
-            .find(hash, |&r| keys_eq(&keys[r as usize], dims))
+            .find(hash, |&r| values_eq(&keys[r as usize], dims))
             .map(|&r| r as usize)
     }
 

@@ -19,11 +19,12 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
 use self::accumulator::Plan;
-use self::groups::{Groups, Interner, hash_key};
+use self::groups::{Groups, Interner};
 use self::view::View;
 use crate::aggregate::Aggregate;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
+use crate::key::hash_values;
 use crate::query::{FetchContext, Fetched, TableQuery, Window};
 use crate::schema::Schema;
 use crate::value::{DataType, Value};
@@ -647,7 +648,7 @@ impl Inner {
     #[inline]
     fn add(&self, bucket: &mut Groups, interner: &mut Interner, event: &[Value]) {
         let dims = &event[1..=self.plan.dims];
-        let hash = hash_key(dims);
+        let hash = hash_values(dims);
         // The bucket is small and hot; the interner (every group) only for a group new
         // to the bucket.
         let row = match bucket.find_values(hash, dims) {
