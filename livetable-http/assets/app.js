@@ -35,17 +35,21 @@
 
   const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
   const numberFormats = new Map();
-  function numberFormat(min, max) {
-    const k = min + ':' + max;
+  function numberFormat(min, max, grouping = true) {
+    const k = min + ':' + max + ':' + grouping;
     if (!numberFormats.has(k)) {
-      numberFormats.set(k, new Intl.NumberFormat(undefined, { minimumFractionDigits: min, maximumFractionDigits: max }));
+      numberFormats.set(k, new Intl.NumberFormat(undefined, {
+        minimumFractionDigits: min, maximumFractionDigits: max, useGrouping: grouping,
+      }));
     }
     return numberFormats.get(k);
   }
   function plainNumber(col, v) {
     if (typeof v !== 'number') return String(v);
-    if (col.decimals !== undefined) return numberFormat(col.decimals, col.decimals).format(v);
-    return numberFormat(0, col.type === 'int' ? 0 : 2).format(v);
+    // Integer dimensions are identifiers (ports, ids, years): no thousands separators.
+    const grouping = !(col.role === 'dimension' && col.type === 'int');
+    if (col.decimals !== undefined) return numberFormat(col.decimals, col.decimals, grouping).format(v);
+    return numberFormat(0, col.type === 'int' ? 0 : 2, grouping).format(v);
   }
   const BYTE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'EB'];
   // Decimal units (1 KB = 1,000 B), as the labels say.
