@@ -16,7 +16,7 @@
 //!
 //! # Window alignment
 //! [`MemorySource`] covers whole time buckets, so it may answer for a slightly wider
-//! window than it was asked for, and says so in [`Fetched::covered`]. The runner asks
+//! window than it was asked for, and says so in [`Fetched::covered`](livetable_core::Fetched::covered). The runner asks
 //! the in-memory source first and then gives the backend the window it really covered,
 //! so both tables are computed over exactly the same events. The case windows are also
 //! aligned to whole minutes, so with the runner's 10-second buckets no rounding happens.
