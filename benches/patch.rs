@@ -49,7 +49,7 @@ fn snapshots() -> (Snapshot, Snapshot) {
             Value::Int(32768 + i as i64),
             Value::Ip(dst),
             Value::Int(443),
-            Value::from(if i % 5 == 0 { "UDP" } else { "TCP" }),
+            Value::from(if i.is_multiple_of(5) { "UDP" } else { "TCP" }),
             Value::Int(count),
             Value::Int(count * rng.random_range(40..1500)),
         ])

@@ -769,7 +769,7 @@ mod elasticsearch {
             );
         };
         let lines: Vec<&str> = text.split('\n').collect();
-        if lines.len() % 2 != 0 {
+        if !lines.len().is_multiple_of(2) {
             return complain(
                 &cluster,
                 format!("{} bulk lines: not action/document pairs", lines.len()),

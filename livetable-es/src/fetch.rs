@@ -88,10 +88,10 @@ impl<'a> CompositeFetch<'a> {
         }
         let page = search::composite_page(self.plan, body, &mut self.rows, self.max_groups)?;
         self.pages += 1;
-        if let Some(p) = page.partial {
-            if !self.partial.contains(&p) {
-                self.partial.push(p);
-            }
+        if let Some(p) = page.partial
+            && !self.partial.contains(&p)
+        {
+            self.partial.push(p);
         }
         match page.after_key {
             Some(after) if page.buckets > 0 => {

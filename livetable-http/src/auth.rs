@@ -81,10 +81,10 @@ pub(crate) async fn require(State(token): State<Token>, request: Request, next: 
     if by_header || by_cookie {
         return next.run(request).await;
     }
-    if request.uri().path() == "/" {
-        if let Some(given) = query_token(request.uri().query()) {
-            return exchange(&token, &given, &request);
-        }
+    if request.uri().path() == "/"
+        && let Some(given) = query_token(request.uri().query())
+    {
+        return exchange(&token, &given, &request);
     }
     ApiError::unauthorized().into_response()
 }

@@ -202,18 +202,18 @@ fn metric_value(m: &MetricPlan, bucket: &Json) -> Result<Value> {
             .and_then(|a| a.get("value"))
             .ok_or_else(missing)?,
     };
-    if m.output == DataType::Int {
-        if let Some(f) = v.as_f64().filter(|_| !v.is_i64()) {
-            // Sums, minima and maxima of integer fields are doubles in the answer.
-            return float_to_int(f).map(Value::Int).ok_or_else(|| {
-                unexpected(format!(
-                    "metric `{}` is int but Elasticsearch returned {f}; is the field mapped \
+    if m.output == DataType::Int
+        && let Some(f) = v.as_f64().filter(|_| !v.is_i64())
+    {
+        // Sums, minima and maxima of integer fields are doubles in the answer.
+        return float_to_int(f).map(Value::Int).ok_or_else(|| {
+            unexpected(format!(
+                "metric `{}` is int but Elasticsearch returned {f}; is the field mapped \
                      as a float?",
-                    m.column
-                ))
-                .with_context("column", &m.column)
-            });
-        }
+                m.column
+            ))
+            .with_context("column", &m.column)
+        });
     }
     match to_value(v, m.output) {
         Some(v) => Ok(v),
