@@ -44,7 +44,6 @@ use livetable::{
     Result, SharedQuery, Table, TableQuery, Unit, Window,
 };
 use livetable_testkit::workload::EventLayout;
-use tower::ServiceExt;
 use tracing::info;
 
 use self::cli::{Args, SourceKind, WindowEnd};
@@ -172,34 +171,6 @@ fn hint(args: &Args, e: &livetable::Error) -> &'static str {
     }
 }
 
-/// `tables` under `path`, with the page at both `path` and `path/`.
-///
-/// axum serves a router nested at `/tcpdump` at `/tcpdump` only; the address people
-/// type (and this program prints) is `/tcpdump/`, so that path is routed to the same
-/// page. The outer router has recorded the URL the browser sees (`OriginalUri`), so the
-/// page's relative links still resolve under `/tcpdump/`.
-fn nest(path: &str, tables: axum::Router) -> axum::Router {
-    if path.is_empty() {
-        return tables;
-    }
-    let page = tables
-        .clone()
-        .map_request(|mut request: axum::extract::Request| {
-            let query = request
-                .uri()
-                .query()
-                .map(|q| format!("?{q}"))
-                .unwrap_or_default();
-            if let Ok(uri) = format!("/{query}").parse() {
-                *request.uri_mut() = uri;
-            }
-            request
-        });
-    axum::Router::new()
-        .nest(path, tables)
-        .route_service(&format!("{path}/"), page)
-}
-
 async fn run(args: Args) -> std::result::Result<(), String> {
     args.validate()?;
     let spec = packet_spec(args.window, args.top as usize).map_err(|e| e.to_string())?;
@@ -217,7 +188,7 @@ async fn run(args: Args) -> std::result::Result<(), String> {
             .map_err(|e| format!("--token: {e}"))?,
         None => livetable_http::Options::default(),
     };
-    let app = nest(&args.path, options.router(catalog));
+    let app = livetable_http::nest(&args.path, options.router(catalog));
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e} (try another --bind)", args.bind))?;

@@ -6,7 +6,8 @@
 //!
 //! ```no_run
 //! # async fn run(catalog: livetable_core::Catalog) -> std::io::Result<()> {
-//! let app = axum::Router::new().nest("/tcpdump", livetable_http::router(catalog));
+//! // The page at /tcpdump/ (and /tcpdump), the API under /tcpdump/api/.
+//! let app = livetable_http::nest("/tcpdump", livetable_http::router(catalog));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! livetable_http::serve(listener, app, async {
 //!     let _ = tokio::signal::ctrl_c().await;
@@ -65,6 +66,7 @@ mod api;
 mod auth;
 mod encode;
 mod error;
+mod nest;
 mod page;
 mod params;
 mod serve;
@@ -81,6 +83,7 @@ use axum::routing::get;
 use livetable_core::{Catalog, Result};
 
 pub use error::ApiError;
+pub use nest::nest;
 pub use params::parse_view_params;
 pub use serve::serve;
 

@@ -500,6 +500,39 @@ async fn nested_router_keeps_its_links_right() {
     assert_eq!(get(&app, "/elsewhere").await.status, StatusCode::NOT_FOUND);
 }
 
+#[tokio::test]
+async fn nest_serves_the_page_with_and_without_the_trailing_slash() {
+    let inner = Options::default().token(TOKEN).unwrap().router(catalog().0);
+    let app = livetable_http::nest("/tcpdump/", inner);
+    let cookie = format!("livetable_token={TOKEN}");
+    let authed = |path: &str| {
+        Request::get(path)
+            .header(header::COOKIE, cookie.as_str())
+            .body(Body::empty())
+            .unwrap()
+    };
+    let slash = send(&app, authed("/tcpdump/")).await;
+    assert_eq!(slash.status, StatusCode::OK);
+    assert!(slash.body.contains("src=\"assets/app.js"));
+    assert!(
+        !slash.body.contains("<base"),
+        "no base needed under a slash"
+    );
+    let bare = send(&app, authed("/tcpdump")).await;
+    assert!(bare.body.contains("<base href=\"tcpdump/\">"));
+    // The token exchange works at the slash address too, and keeps the query.
+    let answer = get(&app, &format!("/tcpdump/?table=packets&token={TOKEN}")).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.header(header::LOCATION), "./?table=packets");
+    // Without the token, still refused.
+    assert_eq!(
+        get(&app, "/tcpdump/").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let list = send(&app, authed("/tcpdump/api/tables")).await;
+    assert_eq!(list.json()["tables"][0]["name"], "packets");
+}
+
 #[test]
 fn openapi_describes_every_endpoint() {
     let spec = include_str!("../openapi.yaml");
