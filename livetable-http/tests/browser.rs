@@ -19,13 +19,54 @@ use axum::Router;
 use common::{Packets, Server, row};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use livetable_core::{Catalog, LiveTable, Row, ViewParams};
+use livetable_core::{
+    Catalog, Column, DataType, FetchContext, Fetched, LiveTable, Row, Schema, Table, TableQuery,
+    Value, ViewParams,
+};
 use livetable_http::Options;
 use serde_json::{Value as Json, json};
 use tokio::process::{Child, Command};
 
 const TOKEN: &str = "browser-test-token-0123456789";
 const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Connections per destination port: an integer dimension (an identifier, shown without
+/// thousands separators) beside an integer metric (a quantity, shown with them).
+struct Ports(Schema);
+
+impl TableQuery for Ports {
+    fn schema(&self) -> &Schema {
+        &self.0
+    }
+    async fn fetch(&self, _: &FetchContext) -> livetable_core::Result<Fetched> {
+        Ok(vec![Row::new(vec![Value::Int(54321), Value::Int(12345)])].into())
+    }
+}
+
+fn ports_table() -> Table {
+    let schema = Schema::new(vec![
+        Column::dimension("port", DataType::Int),
+        Column::metric("connections", DataType::Int),
+    ])
+    .unwrap();
+    Table::builder("ports", Ports(schema)).build().unwrap()
+}
+
+/// Integer dimensions are identifiers: `54321`, not `54,321`; metrics are grouped.
+async fn integer_dimensions_are_not_grouped(client: &Client, base: &str) {
+    client.goto(&format!("{base}?table=ports")).await.unwrap();
+    wait_for(
+        client,
+        "the ports table",
+        "return document.querySelectorAll('#body tr').length === 1;",
+    )
+    .await;
+    let cell = |col: &str| {
+        format!("return document.querySelector(`#body td[data-col='{col}']`).textContent;")
+    };
+    assert_eq!(js(client, &cell("port")).await, "54321");
+    assert_eq!(js(client, &cell("connections")).await, "12,345");
+}
 
 fn tool(var: &str, default: &str) -> Option<PathBuf> {
     let path = std::env::var_os(var)
@@ -199,6 +240,8 @@ async fn live_page_in_chromium() {
             source.clone(),
             Duration::from_millis(500),
         ))
+        .unwrap()
+        .with(ports_table())
         .unwrap();
     let app = Router::new().nest(
         "/tcpdump",
@@ -222,7 +265,10 @@ async fn live_page_in_chromium() {
     let base = server.url("/tcpdump");
     let steps = tokio::spawn({
         let client = client.clone();
-        async move { drive(&client, &base, &source, &live, &mut rows).await }
+        async move {
+            drive(&client, &base, &source, &live, &mut rows).await;
+            integer_dimensions_are_not_grouped(&client, &base).await;
+        }
     })
     .await;
     let _ = client.close().await;
