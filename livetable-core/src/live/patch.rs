@@ -314,23 +314,15 @@ mod tests {
         rows
     }
 
+    /// Rows for `spec`, each key once (the first occurrence kept).
     fn make_rows(leading: bool, spec: &[(i64, u8, i64)]) -> Vec<Row> {
         let mut seen = std::collections::HashSet::new();
-        spec.iter()
-            .filter(|(k, j, _)| seen.insert((*k, *j)))
-            .map(|&(k, j, v)| {
-                let j = if j == 0 {
-                    Value::Null
-                } else {
-                    Value::from(format!("j{j}"))
-                };
-                let mut vals = vec![Value::Int(k), j, Value::Int(v)];
-                if !leading {
-                    vals.rotate_left(1);
-                }
-                Row::new(vals)
-            })
-            .collect()
+        let unique: Vec<_> = spec
+            .iter()
+            .copied()
+            .filter(|&(k, j, _)| seen.insert((k, j)))
+            .collect();
+        rows_with_repeats(leading, &unique)
     }
 
     proptest! {

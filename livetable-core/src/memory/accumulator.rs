@@ -223,7 +223,7 @@ impl Plan {
                         *a.entry(v.clone()).or_insert(0) += 1;
                     }
                 }
-                (Slot::Extreme(_), Slot::Extreme(_)) => {}
+                // Min/max: below, per metric.
                 _ => {}
             }
         }
