@@ -51,6 +51,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod aggregate;
+mod bucket;
 mod error;
 mod filter;
 mod format;
@@ -65,6 +66,7 @@ mod value;
 pub use aggregate::{
     Aggregate, AggregateBuilder, AggregateSpec, Direction, Field, Metric, MetricKind, OrderBy,
 };
+pub use bucket::{BucketQuery, BucketRequest, BucketRow, Partial};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::Filter;
 pub use format::{CellStyle, Color, Comparison, FormatRule};
