@@ -51,7 +51,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod aggregate;
+mod blocking;
 mod bucket;
+mod cache;
 mod error;
 mod filter;
 mod format;
@@ -67,6 +69,7 @@ pub use aggregate::{
     Aggregate, AggregateBuilder, AggregateSpec, Direction, Field, Metric, MetricKind, OrderBy,
 };
 pub use bucket::{BucketQuery, BucketRequest, BucketRow, Partial};
+pub use cache::{BucketCache, BucketCacheBuilder, CacheStats, DEFAULT_MAX_ENTRIES};
 pub use error::{Error, ErrorKind, Result};
 pub use filter::Filter;
 pub use format::{CellStyle, Color, Comparison, FormatRule};

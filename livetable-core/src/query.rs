@@ -228,6 +228,17 @@ pub trait TableQuery: Send + Sync + 'static {
     /// The current rows for `ctx.window`. Errors should say what failed and whether a
     /// retry can help (see [`Error`]); the runtime adds the table's name.
     fn fetch(&self, ctx: &FetchContext) -> impl Future<Output = Result<Fetched>> + Send;
+
+    /// Whether every view of a table over this source is served from one shared
+    /// refresh, as a [`BucketCache`](crate::BucketCache)'s are. A [`LiveTable`] over
+    /// such a source ticks on multiples of its interval since the epoch, so that the
+    /// views of a table fetch together and share one store query. Default `false`:
+    /// independent views keep their own phase, which spreads their load on the store.
+    ///
+    /// [`LiveTable`]: crate::LiveTable
+    fn shared_refresh(&self) -> bool {
+        false
+    }
 }
 
 /// A boxed future, as returned by [`DynTableQuery`].
@@ -242,6 +253,8 @@ pub trait DynTableQuery: Send + Sync + 'static {
     fn dyn_schema(&self) -> &Schema;
     /// See [`TableQuery::fetch`].
     fn dyn_fetch<'a>(&'a self, ctx: &'a FetchContext) -> BoxFuture<'a, Result<Fetched>>;
+    /// See [`TableQuery::shared_refresh`].
+    fn dyn_shared_refresh(&self) -> bool;
 }
 
 impl<T: TableQuery> DynTableQuery for T {
@@ -251,6 +264,10 @@ impl<T: TableQuery> DynTableQuery for T {
 
     fn dyn_fetch<'a>(&'a self, ctx: &'a FetchContext) -> BoxFuture<'a, Result<Fetched>> {
         Box::pin(self.fetch(ctx))
+    }
+
+    fn dyn_shared_refresh(&self) -> bool {
+        self.shared_refresh()
     }
 }
 
@@ -264,6 +281,10 @@ impl TableQuery for SharedQuery {
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
         self.as_ref().dyn_fetch(ctx).await
+    }
+
+    fn shared_refresh(&self) -> bool {
+        self.as_ref().dyn_shared_refresh()
     }
 }
 

@@ -41,6 +41,11 @@ pub struct RefreshConfig {
     /// How many updates a subscriber may fall behind before it is resynchronised with
     /// a full snapshot.
     pub channel_capacity: usize,
+    /// Tick on multiples of `interval` since the epoch (after the first fetch), so that
+    /// every view of a table with the same interval fetches at the same instants.
+    /// Default `false`; turned on for sources whose views share one refresh
+    /// ([`TableQuery::shared_refresh`], e.g. a [`BucketCache`](crate::BucketCache)).
+    pub align_ticks: bool,
 }
 
 impl Default for RefreshConfig {
@@ -52,6 +57,7 @@ impl Default for RefreshConfig {
             retry_initial: Duration::from_millis(500),
             idle_grace: Duration::from_secs(60),
             channel_capacity: 32,
+            align_ticks: false,
         }
     }
 }
@@ -127,6 +133,15 @@ impl Clock {
             base_utc: Utc::now(),
             base: Instant::now(),
         }
+    }
+
+    /// The first instant after now on a multiple of `interval` since the epoch.
+    fn next_multiple(&self, interval: Duration) -> Instant {
+        let step = i64::try_from(interval.as_millis())
+            .unwrap_or(i64::MAX)
+            .max(1);
+        let wait = step - self.now().timestamp_millis().rem_euclid(step);
+        Instant::now() + Duration::from_millis(wait.unsigned_abs())
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -375,8 +390,9 @@ impl LiveTableBuilder {
     /// Validates the settings and starts the background task.
     ///
     /// Fails outside a tokio runtime, or when a setting is out of range.
-    pub fn start(self) -> Result<LiveTable> {
+    pub fn start(mut self) -> Result<LiveTable> {
         self.config.validate()?;
+        self.config.align_ticks |= self.query.shared_refresh();
         if self.view.window.is_zero() {
             return Err(Error::invalid_spec(
                 "the window is zero; give a window length",
@@ -715,6 +731,9 @@ async fn refresh_loop(shared: Arc<Shared>) {
                 while next_tick <= now {
                     next_tick += config.interval;
                     shared.counters.skipped_ticks.fetch_add(1, Ordering::AcqRel);
+                }
+                if config.align_ticks {
+                    next_tick = shared.clock.next_multiple(config.interval);
                 }
             }
             Err(error) => {

@@ -9,13 +9,14 @@ use std::cmp::Ordering;
 use rustc_hash::FxHashMap;
 
 use crate::aggregate::{Aggregate, MetricKind};
+use crate::bucket::Partial;
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::{DataType, Value};
 
 /// One partial aggregate. Kept small (40 bytes): sums are split into two words rather
 /// than an `i128`, whose 16-byte alignment would grow every slot to 48 bytes.
-#[derive(Clone, Debug)]
-pub(super) enum Slot {
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Slot {
     /// Number of events.
     Count(u64),
     /// Exact integer sum as a 128-bit number (`hi:lo`), and how many values it holds.
@@ -64,7 +65,7 @@ struct MetricPlan {
 
 /// How to aggregate events for one [`Aggregate`].
 #[derive(Clone, Debug)]
-pub(super) struct Plan {
+pub(crate) struct Plan {
     metrics: Vec<MetricPlan>,
     /// The metrics with a slot of their own (all but `count`): what an event updates
     /// besides the event count.
@@ -75,6 +76,8 @@ pub(super) struct Plan {
     pub(super) dims: usize,
     /// Output positions and directions of the order keys.
     order: Vec<(usize, bool)>,
+    /// The type of each event column (to check a store's partial min/max).
+    input_types: Vec<DataType>,
 }
 
 impl Plan {
@@ -127,7 +130,109 @@ impl Plan {
             init,
             dims: spec.dimensions().len(),
             order,
+            input_types: types.clone(),
         }
+    }
+
+    /// The slots of a group from a store's partial aggregates for one bucket (see
+    /// [`BucketRow`](crate::BucketRow)), checked against the spec: the error names the
+    /// metric whose partial does not fit.
+    pub(crate) fn slots_from_partials(
+        &self,
+        events: u64,
+        partials: &[Partial],
+    ) -> Result<Vec<Slot>> {
+        if partials.len() != self.metrics.len() {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                format!(
+                    "a bucket row holds {} partials but the spec has {} metrics; return one \
+                     partial per metric, in the spec's order",
+                    partials.len(),
+                    self.metrics.len()
+                ),
+            ));
+        }
+        let mut slots = self.init.clone();
+        slots[0] = Slot::Count(events);
+        for ((m, name), partial) in self.metrics.iter().zip(&self.names).zip(partials) {
+            let bad = |expected: &str| {
+                Err(Error::new(
+                    ErrorKind::Unexpected,
+                    format!(
+                        "the bucket query returned {partial:?} for the {} metric `{name}`; \
+                         expected {expected}",
+                        m.kind.as_str()
+                    ),
+                )
+                .with_context("column", name))
+            };
+            let slot = &mut slots[m.slot];
+            match (m.kind, partial, slot) {
+                (MetricKind::Count, Partial::Count, _) => {}
+                (MetricKind::Count, ..) => return bad("Partial::Count"),
+                (MetricKind::Sum | MetricKind::Avg, Partial::Sum { sum, values }, slot) => {
+                    match (sum, slot) {
+                        (Value::Null, _) if *values == 0 => {}
+                        (Value::Int(x), Slot::IntSum { hi, lo, n }) => {
+                            set_int_sum(hi, lo, i128::from(*x));
+                            *n = *values;
+                        }
+                        (
+                            Value::Int(_) | Value::Float(_),
+                            Slot::FloatSum {
+                                sum: s,
+                                n,
+                                pos_inf,
+                                neg_inf,
+                                nan,
+                            },
+                        ) => {
+                            let x = match sum {
+                                Value::Int(i) => *i as f64,
+                                Value::Float(f) => *f,
+                                _ => 0.0,
+                            };
+                            *n = *values;
+                            if x.is_finite() {
+                                *s = x;
+                            } else if x.is_nan() {
+                                *nan = 1;
+                            } else if x > 0.0 {
+                                *pos_inf = 1;
+                            } else {
+                                *neg_inf = 1;
+                            }
+                        }
+                        (_, Slot::IntSum { .. }) => {
+                            return bad("an integer sum (or Null with values = 0)");
+                        }
+                        _ => return bad("a float sum (or Null with values = 0)"),
+                    }
+                }
+                (MetricKind::Sum | MetricKind::Avg, ..) => {
+                    return bad("Partial::Sum { sum, values }");
+                }
+                (MetricKind::Min | MetricKind::Max, Partial::Extreme(v), Slot::Extreme(cur)) => {
+                    if !v.is_null() && !self.input_types.get(m.input).is_none_or(|t| v.fits(*t)) {
+                        return bad("a value of the input column's type");
+                    }
+                    *cur = v.clone();
+                }
+                (MetricKind::Min | MetricKind::Max, ..) => return bad("Partial::Extreme(value)"),
+                (MetricKind::CountDistinct, ..) => {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        format!(
+                            "`{name}` is a count_distinct, which cannot be merged from time \
+                             buckets; serve this table in the direct mode"
+                        ),
+                    )
+                    .with_context("column", name));
+                }
+            }
+        }
+        Ok(slots)
     }
 
     /// Slots per group.

@@ -3,34 +3,31 @@
 //! events.
 //!
 //! Modules: `accumulator` (per-group partial aggregates), `groups` (dense group
-//! storage and the key interner), `view` (the incrementally merged aggregate of a
-//! window length), `select` (top-N selection of the output rows).
+//! storage and the key interner), `store` (the buckets and the merge that serves a
+//! window from them, shared with the bucket cache), `merged` (the incrementally
+//! merged aggregate of a window length), `select` (top-N selection of the output rows).
 
-mod accumulator;
+pub(crate) mod accumulator;
 mod groups;
+mod merged;
 mod select;
-mod view;
+pub(crate) mod store;
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
-use self::accumulator::Plan;
 use self::groups::{Groups, Interner};
-use self::view::View;
+use self::store::{BucketStore, PushCounters, State, lock, to_nanos};
 use crate::aggregate::Aggregate;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::key::hash_values;
-use crate::query::{FetchContext, Fetched, TableQuery, Window};
+use crate::query::{FetchContext, Fetched, TableQuery};
 use crate::schema::Schema;
 use crate::value::{DataType, Value};
-
-/// How many window lengths keep a merged aggregate at once (least recently used go).
-const MAX_VIEWS: usize = 4;
 
 /// An in-memory [`TableQuery`] for an [`Aggregate`]: push events in from any thread,
 /// fetch the table at any time.
@@ -143,45 +140,11 @@ pub struct MemorySource {
 }
 
 struct Inner {
-    spec: Aggregate,
-    plan: Plan,
+    store: BucketStore,
     /// Event column names and types, in event order.
     columns: Vec<(String, DataType)>,
     /// Static filters with the event position they read.
     filters: Vec<(usize, Filter)>,
-    width: i64,
-    retention: i64,
-    state: Mutex<State>,
-    views: Mutex<Views>,
-}
-
-#[derive(Debug)]
-struct State {
-    interner: Interner,
-    buckets: BTreeMap<i64, Arc<Groups>>,
-    newest_ns: i64,
-    newest_bucket: i64,
-    fetch_end_ns: i64,
-    horizon_ns: i64,
-    /// Groups in the newest bucket when it was superseded: room to reserve in the
-    /// next one (consecutive buckets hold similar numbers of groups).
-    newest_len: usize,
-    counters: Counters,
-}
-
-/// What became of the events pushed.
-#[derive(Debug, Default)]
-struct Counters {
-    accepted: u64,
-    dropped_late: u64,
-    dropped_no_time: u64,
-    filtered_out: u64,
-}
-
-#[derive(Debug, Default)]
-struct Views {
-    views: Vec<View>,
-    tick: u64,
 }
 
 /// Configures a [`MemorySource`]; see its docs for what the settings mean.
@@ -230,16 +193,6 @@ pub struct MemoryStats {
     pub table_bytes: usize,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock can only come from a bug here; the data is still
-    // memory-safe to use, so keep serving rather than poison every later call.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn to_nanos(t: &DateTime<Utc>) -> Option<i64> {
-    t.timestamp_nanos_opt()
-}
-
 /// Converts event times to nanoseconds as [`to_nanos`] does, remembering the date of
 /// the last one: events arrive mostly in time order, so most share it and skip the
 /// calendar arithmetic.
@@ -284,10 +237,6 @@ impl Clock {
     }
 }
 
-fn ceil_div(a: i64, b: i64) -> i64 {
-    a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)
-}
-
 impl MemorySource {
     /// A source with the default bucket width and retention.
     pub fn new(spec: Aggregate) -> Result<Self> {
@@ -305,24 +254,24 @@ impl MemorySource {
 
     /// The spec this source aggregates.
     pub fn spec(&self) -> &Aggregate {
-        &self.inner.spec
+        self.inner.store.spec()
     }
 
     /// The bucket width.
     pub fn bucket_width(&self) -> Duration {
-        Duration::from_nanos(self.inner.width.unsigned_abs())
+        Duration::from_nanos(self.inner.store.width.unsigned_abs())
     }
 
     /// The retention.
     pub fn retention(&self) -> Duration {
-        Duration::from_nanos(self.inner.retention.unsigned_abs())
+        Duration::from_nanos(self.inner.store.retention.unsigned_abs())
     }
 
     /// Pushes one event (see [the event layout](MemorySource#events)).
     pub fn push(&self, event: &[Value]) -> Result<()> {
         let inner = &*self.inner;
         let time = inner.validate(event, None, &mut Clock::default())?;
-        inner.ingest(&mut lock(&inner.state), &[event], &[time]);
+        inner.ingest(&mut lock(&inner.store.state), &[event], &[time]);
         Ok(())
     }
 
@@ -341,134 +290,39 @@ impl MemorySource {
         for (i, e) in events.iter().enumerate() {
             times.push(inner.validate(e.as_ref(), Some(i), &mut clock)?);
         }
-        let mut state = lock(&inner.state);
-        let before = state.counters.accepted;
+        let mut state = lock(&inner.store.state);
+        let before = state.pushed.accepted;
         inner.ingest(&mut state, &events, &times);
-        Ok(usize::try_from(state.counters.accepted - before).unwrap_or(usize::MAX))
+        Ok(usize::try_from(state.pushed.accepted - before).unwrap_or(usize::MAX))
     }
 
     /// The counters and sizes.
     pub fn stats(&self) -> MemoryStats {
-        let (mut stats, table_bytes) = {
-            let s = lock(&self.inner.state);
-            let stats = MemoryStats {
-                accepted: s.counters.accepted,
-                dropped_late: s.counters.dropped_late,
-                dropped_no_time: s.counters.dropped_no_time,
-                filtered_out: s.counters.filtered_out,
-                buckets: s.buckets.len(),
-                groups: s.interner.len(),
-                bucket_entries: s.buckets.values().map(|b| b.len()).sum(),
+        let mut stats = {
+            let s = lock(&self.inner.store.state);
+            MemoryStats {
+                accepted: s.pushed.accepted,
+                dropped_late: s.pushed.dropped_late,
+                dropped_no_time: s.pushed.dropped_no_time,
+                filtered_out: s.pushed.filtered_out,
                 ..MemoryStats::default()
-            };
-            (
-                stats,
-                s.buckets.values().map(|b| b.heap_bytes()).sum::<usize>(),
-            )
+            }
         };
-        let views = lock(&self.inner.views);
-        stats.views = views.views.len();
-        stats.merged_entries = views.views.iter().map(|v| v.merged.len()).sum();
-        stats.table_bytes = table_bytes
-            + views
-                .views
-                .iter()
-                .map(|v| v.merged.heap_bytes())
-                .sum::<usize>();
+        let sizes = self.inner.store.sizes();
+        stats.buckets = sizes.buckets;
+        stats.groups = sizes.groups;
+        stats.bucket_entries = sizes.bucket_entries;
+        stats.merged_entries = sizes.merged_entries;
+        stats.views = sizes.merged_windows;
+        stats.table_bytes = sizes.table_bytes;
         stats
     }
 
-    /// The table for `ctx` (synchronous; [`TableQuery::fetch`] calls this).
+    /// The table for `ctx`, computed on the calling thread: merging the buckets of a
+    /// large table is CPU work, so async code should go through
+    /// [`TableQuery::fetch`], which runs this on tokio's blocking pool.
     pub fn fetch_now(&self, ctx: &FetchContext) -> Result<Fetched> {
-        let inner = &*self.inner;
-        let w = inner.width;
-        let nanos = |t: &DateTime<Utc>| {
-            to_nanos(t).ok_or_else(|| {
-                Error::invalid_parameter(format!(
-                    "window bound {t} is outside the years 1677-2262 the in-memory source \
-                     supports"
-                ))
-            })
-        };
-        let (start, end) = (nanos(&ctx.window.start)?, nanos(&ctx.window.end)?);
-        let (lo, hi) = (start.div_euclid(w), ceil_div(end, w));
-
-        let (closed, open, first_kept) = {
-            let mut s = lock(&inner.state);
-            if end > s.fetch_end_ns {
-                s.fetch_end_ns = end;
-                s.horizon_ns = s.horizon_ns.max(end.saturating_sub(inner.retention));
-            }
-            s.evict(w);
-            let newest = s.newest_bucket;
-            let mut closed = Vec::new();
-            let mut open = Vec::new();
-            for (&i, b) in s.buckets.range(lo..hi) {
-                if i < newest {
-                    closed.push((i, b.clone()));
-                } else {
-                    open.push(b.clone());
-                }
-            }
-            (closed, open, s.horizon_ns.div_euclid(w))
-        };
-
-        let covered_lo = lo.max(first_kept);
-        let bound = |b: i64| {
-            b.checked_mul(w)
-                .map(DateTime::from_timestamp_nanos)
-                .unwrap_or(ctx.window.start)
-        };
-        let covered = Window::new(bound(covered_lo), bound(hi)).unwrap_or(ctx.window);
-
-        let schema = inner.spec.schema();
-        let mut filters = Vec::with_capacity(ctx.filters.len());
-        for f in &ctx.filters {
-            let (i, _) = schema.require(f.column())?;
-            filters.push((i, f.clone()));
-        }
-
-        let mut views = lock(&inner.views);
-        let views = &mut *views;
-        views.tick += 1;
-        let span = hi - lo;
-        let pos = match views.views.iter().position(|v| v.span == span) {
-            Some(p) => p,
-            None => {
-                if views.views.len() >= MAX_VIEWS
-                    && let Some((p, _)) = views
-                        .views
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, v)| v.last_used)
-                {
-                    views.views.swap_remove(p);
-                }
-                views.views.push(View::new(span, inner.plan.stride()));
-                views.views.len() - 1
-            }
-        };
-        // Views of other window lengths let go of evicted buckets (and so of keys).
-        let mut released = false;
-        for v in &mut views.views {
-            released |= v.evict_before(&inner.plan, first_kept);
-        }
-        if released {
-            lock(&inner.state).interner.sweep();
-        }
-        let view = &mut views.views[pos];
-        view.last_used = views.tick;
-        view.update(&inner.plan, &closed);
-        drop(closed);
-        let rows = select::rows(
-            &inner.plan,
-            &inner.spec,
-            &view.merged,
-            &open,
-            &filters,
-            ctx.limit,
-        )?;
-        Ok(Fetched::new(rows).covering(covered))
+        self.inner.store.serve(ctx, None)
     }
 }
 
@@ -565,7 +419,7 @@ impl Inner {
     #[inline]
     fn admit(
         &self,
-        counters: &mut Counters,
+        counters: &mut PushCounters,
         horizon_ns: i64,
         event: &[Value],
         time: Option<i64>,
@@ -592,15 +446,15 @@ impl Inner {
     /// bucket: the bucket is looked up (and copied if a fetch shares it) once per run
     /// of such events rather than once per event.
     fn ingest<E: AsRef<[Value]>>(&self, s: &mut State, events: &[E], times: &[Option<i64>]) {
-        let w = self.width;
+        let (w, retention) = (self.store.width, self.store.retention);
         let mut i = 0;
         while i < events.len() {
             let event = events[i].as_ref();
             i += 1;
-            let Some(t) = self.admit(&mut s.counters, s.horizon_ns, event, times[i - 1]) else {
+            let Some(t) = self.admit(&mut s.pushed, s.horizon_ns, event, times[i - 1]) else {
                 continue;
             };
-            s.see(t, self.retention);
+            s.see(t, retention);
             let idx = t.div_euclid(w);
             if idx > s.newest_bucket {
                 if let Some((_, b)) = s.buckets.last_key_value() {
@@ -614,19 +468,19 @@ impl Inner {
             } else {
                 0
             };
-            let stride = self.plan.stride();
+            let stride = self.store.plan.stride();
             let bucket = Arc::make_mut(
                 s.buckets
                     .entry(idx)
                     .or_insert_with(|| Arc::new(Groups::with_capacity(stride, room))),
             );
             self.add(bucket, &mut s.interner, event);
-            s.counters.accepted += 1;
+            s.pushed.accepted += 1;
             // The run of following events in the same bucket. Nothing but the counters
             // and the newest time can change in it: a later bucket ends the run.
             while i < events.len() {
                 let event = events[i].as_ref();
-                let Some(t) = self.admit(&mut s.counters, s.horizon_ns, event, times[i]) else {
+                let Some(t) = self.admit(&mut s.pushed, s.horizon_ns, event, times[i]) else {
                     i += 1;
                     continue;
                 };
@@ -636,10 +490,10 @@ impl Inner {
                 i += 1;
                 if t > s.newest_ns {
                     s.newest_ns = t;
-                    s.horizon_ns = s.horizon_ns.max(t.saturating_sub(self.retention));
+                    s.horizon_ns = s.horizon_ns.max(t.saturating_sub(retention));
                 }
                 self.add(bucket, &mut s.interner, event);
-                s.counters.accepted += 1;
+                s.pushed.accepted += 1;
             }
         }
     }
@@ -647,15 +501,16 @@ impl Inner {
     /// Adds one admitted event to its bucket.
     #[inline]
     fn add(&self, bucket: &mut Groups, interner: &mut Interner, event: &[Value]) {
-        let dims = &event[1..=self.plan.dims];
+        let plan = &self.store.plan;
+        let dims = &event[1..=plan.dims];
         let hash = hash_values(dims);
         // The bucket is small and hot; the interner (every group) only for a group new
         // to the bucket.
         let row = match bucket.find_values(hash, dims) {
             Some(r) => r,
-            None => bucket.insert(hash, interner.get(hash, dims), self.plan.init()),
+            None => bucket.insert(hash, interner.get(hash, dims), plan.init()),
         };
-        self.plan.add_event(bucket.slots_mut(row), event);
+        plan.add_event(bucket.slots_mut(row), event);
     }
 }
 
@@ -666,19 +521,6 @@ impl State {
         if t > self.newest_ns {
             self.newest_ns = t;
             self.horizon_ns = self.horizon_ns.max(t.saturating_sub(retention));
-        }
-    }
-
-    /// Drops the buckets entirely before the horizon.
-    fn evict(&mut self, width: i64) {
-        let first_kept = self.horizon_ns.div_euclid(width);
-        if self
-            .buckets
-            .first_key_value()
-            .is_some_and(|(&i, _)| i < first_kept)
-        {
-            self.buckets = self.buckets.split_off(&first_kept);
-            self.interner.sweep();
         }
     }
 }
@@ -741,26 +583,11 @@ impl MemorySourceBuilder {
                     .map(|i| (i, f.clone()))
             })
             .collect();
-        let plan = Plan::new(&spec);
         Ok(MemorySource {
             inner: Arc::new(Inner {
-                plan,
                 columns,
                 filters,
-                width: w,
-                retention: r,
-                state: Mutex::new(State {
-                    interner: Interner::default(),
-                    buckets: BTreeMap::new(),
-                    newest_ns: i64::MIN,
-                    newest_bucket: i64::MIN,
-                    fetch_end_ns: i64::MIN,
-                    horizon_ns: i64::MIN,
-                    newest_len: 0,
-                    counters: Counters::default(),
-                }),
-                views: Mutex::new(Views::default()),
-                spec,
+                store: BucketStore::new(spec, w, r),
             }),
         })
     }
@@ -769,7 +596,7 @@ impl MemorySourceBuilder {
 impl fmt::Debug for MemorySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemorySource")
-            .field("spec", &self.inner.spec)
+            .field("spec", self.inner.store.spec())
             .field("bucket_width", &self.bucket_width())
             .field("retention", &self.retention())
             .finish_non_exhaustive()
@@ -778,11 +605,13 @@ impl fmt::Debug for MemorySource {
 
 impl TableQuery for MemorySource {
     fn schema(&self) -> &Schema {
-        self.inner.spec.schema()
+        self.inner.store.spec().schema()
     }
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
-        self.fetch_now(ctx)
+        let source = self.clone();
+        let ctx = ctx.clone();
+        crate::blocking::run(move || source.fetch_now(&ctx)).await
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::*;
-use crate::{Direction, Filter, Metric, Row};
+use crate::{Direction, Filter, Metric, Row, Window};
 
 fn at(secs: i64) -> Value {
     Value::Timestamp(t(secs))

@@ -1,4 +1,4 @@
-//! [`View`]: a merged aggregate over the closed buckets of one window length, kept up
+//! [`MergedWindow`]: a merged aggregate over the closed buckets of one window length, kept up
 //! to date incrementally (a bucket is added once when it closes and subtracted once
 //! when it leaves the window) so that a fetch does not re-merge every bucket.
 
@@ -10,8 +10,8 @@ use super::groups::{Groups, Key};
 
 /// The merged aggregate of some closed buckets.
 #[derive(Debug)]
-pub(super) struct View {
-    /// The window length, in buckets, this view serves.
+pub(super) struct MergedWindow {
+    /// The window length, in buckets, this merged aggregate serves.
     pub(super) span: i64,
     /// The bucket versions merged in: an `Arc` of each, so a bucket changed since (a
     /// late event copies it on write) is noticed by pointer and its old version can
@@ -19,13 +19,13 @@ pub(super) struct View {
     folded: BTreeMap<i64, Arc<Groups>>,
     /// Sum of the folded buckets, per group.
     pub(super) merged: Groups,
-    /// For least-recently-used eviction among views.
+    /// For least-recently-used eviction among merged windows.
     pub(super) last_used: u64,
 }
 
-impl View {
+impl MergedWindow {
     pub(super) fn new(span: i64, stride: usize) -> Self {
-        View {
+        MergedWindow {
             span,
             folded: BTreeMap::new(),
             merged: Groups::new(stride),

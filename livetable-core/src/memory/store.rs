@@ -1,0 +1,399 @@
+//! [`BucketStore`]: the partial aggregates of one [`Aggregate`] per time bucket, and the
+//! merge that serves any window, filter and top-N from them.
+//!
+//! One piece of machinery, two feeders: [`MemorySource`](crate::MemorySource) adds
+//! pushed events to its buckets; [`BucketCache`](crate::BucketCache) replaces whole
+//! buckets with what a store answered for them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+
+use super::accumulator::{Plan, Slot};
+use super::groups::{Groups, Interner};
+use super::merged::MergedWindow;
+use super::select;
+use crate::aggregate::Aggregate;
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::hash_values;
+use crate::query::{FetchContext, Fetched, Window};
+use crate::value::Value;
+
+/// How many window lengths keep a merged aggregate at once (least recently used go).
+const MAX_MERGED_WINDOWS: usize = 4;
+
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock can only come from a bug here; the data is still
+    // memory-safe to use, so keep serving rather than poison every later call.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(super) fn to_nanos(t: &DateTime<Utc>) -> Option<i64> {
+    t.timestamp_nanos_opt()
+}
+
+fn ceil_div(a: i64, b: i64) -> i64 {
+    a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)
+}
+
+/// The buckets and what feeds them. Std mutexes: never held across an `.await`.
+#[derive(Debug)]
+pub(crate) struct BucketStore {
+    pub(super) spec: Aggregate,
+    pub(super) plan: Plan,
+    /// Bucket width and retention, in nanoseconds.
+    pub(super) width: i64,
+    pub(super) retention: i64,
+    pub(super) state: Mutex<State>,
+    merged: Mutex<MergedWindows>,
+}
+
+/// The buckets, under the ingest lock.
+#[derive(Debug)]
+pub(super) struct State {
+    pub(super) interner: Interner,
+    pub(super) buckets: BTreeMap<i64, Arc<Groups>>,
+    pub(super) newest_ns: i64,
+    /// The bucket still being filled; older ones are closed and folded into the
+    /// merged windows.
+    pub(super) newest_bucket: i64,
+    pub(super) fetch_end_ns: i64,
+    pub(super) horizon_ns: i64,
+    /// Groups in the newest bucket when it was superseded: room to reserve in the
+    /// next one (consecutive buckets hold similar numbers of groups).
+    pub(super) newest_len: usize,
+    pub(super) pushed: PushCounters,
+}
+
+/// What became of the events pushed into a [`MemorySource`](crate::MemorySource).
+#[derive(Debug, Default)]
+pub(super) struct PushCounters {
+    pub(super) accepted: u64,
+    pub(super) dropped_late: u64,
+    pub(super) dropped_no_time: u64,
+    pub(super) filtered_out: u64,
+}
+
+#[derive(Debug, Default)]
+struct MergedWindows {
+    windows: Vec<MergedWindow>,
+    tick: u64,
+}
+
+/// Sizes of a store, for the stats of its owner.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StoreSizes {
+    pub(crate) buckets: usize,
+    pub(crate) groups: usize,
+    pub(crate) bucket_entries: usize,
+    pub(crate) merged_entries: usize,
+    pub(crate) merged_windows: usize,
+    pub(crate) table_bytes: usize,
+}
+
+/// The new content of some buckets, ready to swap in (see [`BucketStore::stage`]).
+#[derive(Debug)]
+pub(crate) struct Staged {
+    buckets: BTreeMap<i64, Groups>,
+}
+
+impl State {
+    /// Drops the buckets entirely before the horizon.
+    pub(super) fn evict(&mut self, width: i64) {
+        let first_kept = self.horizon_ns.div_euclid(width);
+        if self
+            .buckets
+            .first_key_value()
+            .is_some_and(|(&i, _)| i < first_kept)
+        {
+            self.buckets = self.buckets.split_off(&first_kept);
+            self.interner.sweep();
+        }
+    }
+}
+
+impl BucketStore {
+    pub(crate) fn new(spec: Aggregate, width: i64, retention: i64) -> Self {
+        BucketStore {
+            plan: Plan::new(&spec),
+            spec,
+            width,
+            retention,
+            state: Mutex::new(State {
+                interner: Interner::default(),
+                buckets: BTreeMap::new(),
+                newest_ns: i64::MIN,
+                newest_bucket: i64::MIN,
+                fetch_end_ns: i64::MIN,
+                horizon_ns: i64::MIN,
+                newest_len: 0,
+                pushed: PushCounters::default(),
+            }),
+            merged: Mutex::new(MergedWindows::default()),
+        }
+    }
+
+    pub(crate) fn spec(&self) -> &Aggregate {
+        &self.spec
+    }
+
+    pub(crate) fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The sizes of the buckets and merged windows.
+    pub(crate) fn sizes(&self) -> StoreSizes {
+        let mut sizes = {
+            let s = lock(&self.state);
+            StoreSizes {
+                buckets: s.buckets.len(),
+                groups: s.interner.len(),
+                bucket_entries: s.buckets.values().map(|b| b.len()).sum(),
+                table_bytes: s.buckets.values().map(|b| b.heap_bytes()).sum(),
+                ..StoreSizes::default()
+            }
+        };
+        let merged = lock(&self.merged);
+        sizes.merged_windows = merged.windows.len();
+        sizes.merged_entries = merged.windows.iter().map(|v| v.merged.len()).sum();
+        sizes.table_bytes += merged
+            .windows
+            .iter()
+            .map(|v| v.merged.heap_bytes())
+            .sum::<usize>();
+        sizes
+    }
+
+    /// The table for `ctx`, merged from the buckets (synchronous and CPU-bound: async
+    /// callers run it on the blocking pool). `data_end` is where the data stops when
+    /// it is known to stop before the window's end (a cache's last tail query).
+    pub(crate) fn serve(&self, ctx: &FetchContext, data_end: Option<i64>) -> Result<Fetched> {
+        let w = self.width;
+        let nanos = |t: &DateTime<Utc>| {
+            to_nanos(t).ok_or_else(|| {
+                Error::invalid_parameter(format!(
+                    "window bound {t} is outside the years 1677-2262 the in-memory buckets \
+                     support"
+                ))
+            })
+        };
+        let (start, end) = (nanos(&ctx.window.start)?, nanos(&ctx.window.end)?);
+        let (lo, hi) = (start.div_euclid(w), ceil_div(end, w));
+
+        let (closed, open, first_kept) = {
+            let mut s = lock(&self.state);
+            if end > s.fetch_end_ns {
+                s.fetch_end_ns = end;
+                s.horizon_ns = s.horizon_ns.max(end.saturating_sub(self.retention));
+            }
+            s.evict(w);
+            let newest = s.newest_bucket;
+            let mut closed = Vec::new();
+            let mut open = Vec::new();
+            for (&i, b) in s.buckets.range(lo..hi) {
+                if i < newest {
+                    closed.push((i, b.clone()));
+                } else {
+                    open.push(b.clone());
+                }
+            }
+            (closed, open, s.horizon_ns.div_euclid(w))
+        };
+
+        let bound = |b: i64| {
+            b.checked_mul(w)
+                .map(DateTime::from_timestamp_nanos)
+                .unwrap_or(ctx.window.start)
+        };
+        let covered_end = match data_end {
+            Some(e) if e < hi.saturating_mul(w) => DateTime::from_timestamp_nanos(e),
+            _ => bound(hi),
+        };
+        let covered = Window::new(bound(lo.max(first_kept)), covered_end).unwrap_or(ctx.window);
+
+        let schema = self.spec.schema();
+        let mut filters = Vec::with_capacity(ctx.filters.len());
+        for f in &ctx.filters {
+            let (i, _) = schema.require(f.column())?;
+            filters.push((i, f.clone()));
+        }
+
+        let mut merged = lock(&self.merged);
+        let window = self.merged_window(&mut merged, hi - lo, first_kept);
+        window.update(&self.plan, &closed);
+        drop(closed);
+        let rows = select::rows(
+            &self.plan,
+            &self.spec,
+            &window.merged,
+            &open,
+            &filters,
+            ctx.limit,
+        )?;
+        Ok(Fetched::new(rows).covering(covered))
+    }
+
+    /// The merged window of `span` buckets (created, evicting the least recently
+    /// used, when missing), after every window let go of evicted buckets.
+    fn merged_window<'a>(
+        &self,
+        merged: &'a mut MergedWindows,
+        span: i64,
+        first_kept: i64,
+    ) -> &'a mut MergedWindow {
+        merged.tick += 1;
+        let pos = match merged.windows.iter().position(|v| v.span == span) {
+            Some(p) => p,
+            None => {
+                if merged.windows.len() >= MAX_MERGED_WINDOWS
+                    && let Some((p, _)) = merged
+                        .windows
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, v)| v.last_used)
+                {
+                    merged.windows.swap_remove(p);
+                }
+                merged
+                    .windows
+                    .push(MergedWindow::new(span, self.plan.stride()));
+                merged.windows.len() - 1
+            }
+        };
+        // Windows of other lengths let go of evicted buckets (and so of keys).
+        let mut released = false;
+        for v in &mut merged.windows {
+            released |= v.evict_before(&self.plan, first_kept);
+        }
+        if released {
+            lock(&self.state).interner.sweep();
+        }
+        let window = &mut merged.windows[pos];
+        window.last_used = merged.tick;
+        window
+    }
+
+    /// Builds the new content of buckets from (bucket index, group key, slots), without
+    /// touching the buckets served: a (bucket, group) given twice is an error.
+    pub(crate) fn stage(
+        &self,
+        rows: impl IntoIterator<Item = (i64, Vec<Value>, Vec<Slot>)>,
+    ) -> Result<Staged> {
+        let mut buckets: BTreeMap<i64, Groups> = BTreeMap::new();
+        let mut s = lock(&self.state);
+        let stride = self.plan.stride();
+        let mut result = Ok(());
+        for (idx, key, slots) in rows {
+            let hash = hash_values(&key);
+            let interned = s.interner.get(hash, &key).clone();
+            let bucket = buckets.entry(idx).or_insert_with(|| Groups::new(stride));
+            if bucket.find(hash, &interned).is_some() {
+                result = Err(Error::new(
+                    ErrorKind::Unexpected,
+                    format!(
+                        "the source returned the group {key:?} twice for the bucket starting \
+                         at {}; a bucket query must return each (bucket, group) once",
+                        DateTime::from_timestamp_nanos(idx.saturating_mul(self.width))
+                    ),
+                ));
+                break;
+            }
+            bucket.insert(hash, &interned, &slots);
+        }
+        if let Err(e) = result {
+            drop(buckets);
+            s.interner.sweep();
+            return Err(e);
+        }
+        Ok(Staged { buckets })
+    }
+
+    /// Replaces every bucket from index `from` on with `staged`, the data now covering
+    /// up to `data_end` (ns): the buckets before the new horizon are evicted. Fails,
+    /// changing nothing, when the buckets kept plus the new ones would hold more than
+    /// `max_entries` (bucket, group) entries.
+    ///
+    /// Returns the number of (bucket, group) entries of the buckets before `settled`
+    /// whose partials differ from what was held (added, removed or changed), for the
+    /// reconcile's log.
+    pub(crate) fn replace_from(
+        &self,
+        from: i64,
+        staged: Staged,
+        data_end: i64,
+        max_entries: usize,
+        settled: i64,
+    ) -> Result<usize> {
+        let w = self.width;
+        let mut s = lock(&self.state);
+        let horizon = s.horizon_ns.max(data_end.saturating_sub(self.retention));
+        let first_kept = horizon.div_euclid(w);
+        let kept: usize = s
+            .buckets
+            .range(first_kept..from)
+            .map(|(_, b)| b.len())
+            .sum();
+        let fresh: usize = staged
+            .buckets
+            .range(first_kept..)
+            .map(|(_, b)| b.len())
+            .sum();
+        if kept + fresh > max_entries {
+            drop(staged);
+            s.interner.sweep();
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "the bucket cache would hold {} (bucket, group) entries, over its bound \
+                     of {max_entries}; raise max_entries, use wider buckets, a shorter \
+                     retention or fewer dimensions",
+                    kept + fresh
+                ),
+            )
+            .with_context("setting", "max_entries"));
+        }
+        let replaced = s.buckets.split_off(&from);
+        let differing = count_differences(&self.plan, &replaced, &staged.buckets, settled);
+        for (idx, groups) in staged.buckets {
+            s.buckets.insert(idx, Arc::new(groups));
+        }
+        drop(replaced);
+        s.newest_ns = s.newest_ns.max(data_end);
+        s.newest_bucket = s.newest_bucket.max((data_end - 1).div_euclid(w));
+        s.horizon_ns = horizon;
+        s.evict(w);
+        s.interner.sweep();
+        Ok(differing)
+    }
+}
+
+/// (bucket, group) entries that differ between two versions of the buckets before
+/// `before`.
+fn count_differences(
+    plan: &Plan,
+    old: &BTreeMap<i64, Arc<Groups>>,
+    new: &BTreeMap<i64, Groups>,
+    before: i64,
+) -> usize {
+    let empty = Groups::new(plan.stride());
+    let mut differing = 0;
+    for (idx, n) in new.range(..before) {
+        let o = old.get(idx).map_or(&empty, |b| b.as_ref());
+        differing += (0..n.len())
+            .filter(|&r| {
+                o.find(n.hash(r), n.key(r))
+                    .is_none_or(|or| o.slots(or) != n.slots(r))
+            })
+            .count();
+        differing += (0..o.len())
+            .filter(|&r| n.find(o.hash(r), o.key(r)).is_none())
+            .count();
+    }
+    differing
+        + old
+            .range(..before)
+            .filter(|(i, _)| !new.contains_key(i))
+            .map(|(_, b)| b.len())
+            .sum::<usize>()
+}
