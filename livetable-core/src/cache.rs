@@ -15,11 +15,9 @@ use crate::aggregate::MetricKind;
 use crate::blocking;
 use crate::bucket::{BucketQuery, BucketRequest, BucketRow};
 use crate::error::{Error, ErrorKind, Result};
-use crate::memory::accumulator::Slot;
-use crate::memory::store::BucketStore;
+use crate::memory::store::{BucketStore, StagedRow};
 use crate::query::{FetchContext, Fetched, TableQuery, Window};
 use crate::schema::Schema;
-use crate::value::Value;
 
 /// The default bound on (bucket, group) entries: about 250 MB for the packet workload's
 /// five-dimension table (see [`BucketCache`]'s memory notes).
@@ -524,7 +522,7 @@ fn stage_rows(
     from: i64,
     width: i64,
     end: i64,
-) -> Result<Vec<(i64, Vec<Value>, Vec<Slot>)>> {
+) -> Result<Vec<StagedRow>> {
     let spec = store.spec();
     let dims = spec.dimensions();
     let last = (end - 1).div_euclid(width);

@@ -92,6 +92,9 @@ pub(crate) struct StoreSizes {
     pub(crate) table_bytes: usize,
 }
 
+/// One (bucket index, group key, slots) entry to stage.
+pub(crate) type StagedRow = (i64, Vec<Value>, Vec<Slot>);
+
 /// The new content of some buckets, ready to swap in (see [`BucketStore::stage`]).
 #[derive(Debug)]
 pub(crate) struct Staged {
@@ -278,7 +281,7 @@ impl BucketStore {
     /// touching the buckets served: a (bucket, group) given twice is an error.
     pub(crate) fn stage(
         &self,
-        rows: impl IntoIterator<Item = (i64, Vec<Value>, Vec<Slot>)>,
+        rows: impl IntoIterator<Item = StagedRow>,
     ) -> Result<Staged> {
         let mut buckets: BTreeMap<i64, Groups> = BTreeMap::new();
         let mut s = lock(&self.state);
