@@ -487,6 +487,20 @@ impl Plan {
         row
     }
 
+    /// The first order key when it can be read as an integer straight from a group's
+    /// slots (a `count`, or a `sum` of integers): its output position, slot and
+    /// direction. Lets the top-N turn most groups away with one integer comparison.
+    pub(super) fn leading_score(&self) -> Option<LeadingScore> {
+        let &(pos, desc) = self.order.first()?;
+        let m = self.metrics.get(pos.checked_sub(self.dims)?)?;
+        let integer = m.kind == MetricKind::Count || (m.kind == MetricKind::Sum && !m.float);
+        integer.then_some(LeadingScore {
+            position: pos,
+            slot: m.slot,
+            desc,
+        })
+    }
+
     /// Compares a group with an output row in table order, exactly as
     /// [`Aggregate::compare_rows`] would compare the group's row with `row`.
     pub(super) fn cmp_with_row(&self, key: &[Value], slots: &[Slot], row: &[Value]) -> Ordering {
@@ -502,6 +516,33 @@ impl Plan {
             }
         }
         key.cmp(&row[..self.dims])
+    }
+}
+
+/// See [`Plan::leading_score`]. Scores order as the output values do: `Null` (a sum of
+/// no value) below every number.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LeadingScore {
+    pub(super) position: usize,
+    slot: usize,
+    pub(super) desc: bool,
+}
+
+impl LeadingScore {
+    /// The group's score.
+    #[inline]
+    pub(super) fn of(&self, slots: &[Slot]) -> i128 {
+        match &slots[self.slot] {
+            Slot::Count(n) => i128::from(*n),
+            Slot::IntSum { n: 0, .. } => i128::MIN,
+            s @ Slot::IntSum { .. } => s.int_sum(),
+            _ => i128::MIN,
+        }
+    }
+
+    /// The score of an output value (the worst row kept).
+    pub(super) fn of_value(v: &Value) -> i128 {
+        v.as_i64().map_or(i128::MIN, i128::from)
     }
 }
 

@@ -5,14 +5,82 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::accumulator::Plan;
+use super::accumulator::{LeadingScore, Plan, Slot};
 use super::groups::{Groups, Key};
+
+/// Rows per chunk of [`ChunkBounds`].
+pub(super) const CHUNK: usize = 1024;
+
+/// For each chunk of [`CHUNK`] rows of a merged aggregate, a bound on the best leading
+/// score in it (the highest for a descending order, the lowest for an ascending one).
+/// Once the top-N has a worst kept row, a chunk whose bound is worse is skipped without
+/// reading its rows: most of a heavy-tailed table's chunks hold no top row.
+///
+/// A bound only needs to stay *valid*, not tight: every change to a row includes the
+/// row's new score (O(1)); a score that got worse leaves the bound loose, and the
+/// top-N tightens a chunk to its exact best whenever it reads the chunk anyway.
+#[derive(Debug)]
+pub(super) struct ChunkBounds {
+    pub(super) lead: LeadingScore,
+    best: Vec<i128>,
+}
+
+impl ChunkBounds {
+    fn new(lead: LeadingScore) -> Self {
+        ChunkBounds {
+            lead,
+            best: Vec::new(),
+        }
+    }
+
+    /// The worst possible score in the order: the bound of an empty chunk.
+    pub(super) fn worst(&self) -> i128 {
+        if self.lead.desc { i128::MIN } else { i128::MAX }
+    }
+
+    /// The better of two scores in the order.
+    #[inline]
+    pub(super) fn better(&self, a: i128, b: i128) -> i128 {
+        if self.lead.desc { a.max(b) } else { a.min(b) }
+    }
+
+    /// Notes that `row` now holds these slots.
+    #[inline]
+    fn include(&mut self, row: usize, slots: &[Slot]) {
+        let c = row / CHUNK;
+        if c >= self.best.len() {
+            let worst = self.worst();
+            self.best.resize(c + 1, worst);
+        }
+        self.best[c] = self.better(self.best[c], self.lead.of(slots));
+    }
+
+    /// The bound of chunk `c` (`None`: unknown, read the chunk).
+    #[inline]
+    pub(super) fn get(&self, c: usize) -> Option<i128> {
+        self.best.get(c).copied()
+    }
+
+    /// Sets chunk `c`'s bound to the exact best score just read.
+    pub(super) fn tighten(&mut self, c: usize, best: i128) {
+        if let Some(b) = self.best.get_mut(c) {
+            *b = best;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.best.clear();
+    }
+}
 
 /// The merged aggregate of some closed buckets.
 #[derive(Debug)]
 pub(super) struct MergedWindow {
-    /// The window length, in buckets, this merged aggregate serves.
-    pub(super) span: i64,
+    /// The window length (ns) this merged aggregate serves. Keyed by the length asked
+    /// for, not by the buckets it spans: a window whose end falls on a bucket edge spans
+    /// one bucket less than the same window a tick later, and must not need a merged
+    /// aggregate of its own (that rebuilt one at every bucket roll-over).
+    pub(super) length: i64,
     /// The bucket versions merged in: an `Arc` of each, so a bucket changed since (a
     /// late event copies it on write) is noticed by pointer and its old version can
     /// be subtracted exactly.
@@ -21,15 +89,26 @@ pub(super) struct MergedWindow {
     pub(super) merged: Groups,
     /// For least-recently-used eviction among merged windows.
     pub(super) last_used: u64,
+    /// Bounds on the leading order key per chunk of rows, when it is an integer.
+    pub(super) bounds: Option<ChunkBounds>,
 }
 
 impl MergedWindow {
-    pub(super) fn new(span: i64, stride: usize) -> Self {
+    pub(super) fn new(length: i64, plan: &Plan) -> Self {
         MergedWindow {
-            span,
+            length,
             folded: BTreeMap::new(),
-            merged: Groups::new(stride),
+            merged: Groups::new(plan.stride()),
             last_used: 0,
+            bounds: plan.leading_score().map(ChunkBounds::new),
+        }
+    }
+
+    /// Notes a change to `row`'s slots in the chunk bounds.
+    #[inline]
+    fn changed(&mut self, row: usize) {
+        if let Some(b) = &mut self.bounds {
+            b.include(row, self.merged.slots(row));
         }
     }
 
@@ -48,6 +127,9 @@ impl MergedWindow {
             // Cheaper to start over (e.g. a window that jumped) than to walk the delta.
             self.folded.clear();
             self.merged.clear();
+            if let Some(b) = &mut self.bounds {
+                b.clear();
+            }
         }
 
         let mut stale = Vec::new();
@@ -70,6 +152,7 @@ impl MergedWindow {
                     .merged
                     .row_or_insert(bucket.hash(row), bucket.key(row), plan.init());
                 plan.merge(self.merged.slots_mut(r), bucket.slots(row));
+                self.changed(r);
             }
             self.folded.insert(*i, bucket.clone());
         }
@@ -110,7 +193,13 @@ impl MergedWindow {
                     dirty.push((hash, key.clone()));
                 }
                 if Plan::events(self.merged.slots(r)) == 0 {
+                    // The last row moves into `r`.
                     self.merged.remove(r);
+                    if r < self.merged.len() {
+                        self.changed(r);
+                    }
+                } else {
+                    self.changed(r);
                 }
             }
         }

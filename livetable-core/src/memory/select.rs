@@ -4,8 +4,9 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::accumulator::{Plan, Slot};
+use super::accumulator::{LeadingScore, Plan, Slot};
 use super::groups::Groups;
+use super::merged::{CHUNK, ChunkBounds};
 use crate::aggregate::Aggregate;
 use crate::error::Result;
 use crate::filter::Filter;
@@ -22,6 +23,8 @@ struct TopN<'a> {
     limit: Option<usize>,
     rows: Vec<Row>,
     threshold: Option<Row>,
+    /// The leading order key as an integer, with the worst kept row's score.
+    lead: Option<(LeadingScore, i128)>,
 }
 
 impl TopN<'_> {
@@ -34,6 +37,12 @@ impl TopN<'_> {
                 f.matches(&self.plan.output(*i, key, slots))
             };
             if !passes {
+                return Ok(());
+            }
+        }
+        if let Some((lead, worst)) = &self.lead {
+            let score = lead.of(slots);
+            if (lead.desc && score < *worst) || (!lead.desc && score > *worst) {
                 return Ok(());
             }
         }
@@ -50,7 +59,12 @@ impl TopN<'_> {
             self.rows
                 .select_nth_unstable_by(n - 1, |a, b| spec.compare_rows(a, b));
             self.rows.truncate(n);
-            self.threshold = Some(self.rows[n - 1].clone());
+            let worst = self.rows[n - 1].clone();
+            self.lead = self
+                .plan
+                .leading_score()
+                .map(|lead| (lead, LeadingScore::of_value(&worst[lead.position])));
+            self.threshold = Some(worst);
         }
         Ok(())
     }
@@ -63,6 +77,7 @@ pub(super) fn rows(
     plan: &Plan,
     spec: &Aggregate,
     merged: &Groups,
+    mut bounds: Option<&mut ChunkBounds>,
     open: &[Arc<Groups>],
     filters: &[(usize, Filter)],
     limit: Option<usize>,
@@ -78,6 +93,7 @@ pub(super) fn rows(
         limit,
         rows: Vec::new(),
         threshold: None,
+        lead: None,
     };
     if limit == Some(0) {
         return Ok(Vec::new());
@@ -102,10 +118,30 @@ pub(super) fn rows(
         }
     }
 
-    for r in 0..merged.len() {
-        if replaced.get(r) != Some(&true) {
-            top.offer(merged.key(r), merged.slots(r))?;
+    for (c, start) in (0..merged.len()).step_by(CHUNK).enumerate() {
+        let rows = start..merged.len().min(start + CHUNK);
+        let Some(bounds) = bounds.as_deref_mut() else {
+            for r in rows {
+                if replaced.get(r) != Some(&true) {
+                    top.offer(merged.key(r), merged.slots(r))?;
+                }
+            }
+            continue;
+        };
+        // A chunk whose best score is worse than the worst row kept holds no top row.
+        if let (Some((lead, worst)), Some(bound)) = (&top.lead, bounds.get(c))
+            && ((lead.desc && bound < *worst) || (!lead.desc && bound > *worst))
+        {
+            continue;
         }
+        let mut best = bounds.worst();
+        for r in rows {
+            best = bounds.better(best, bounds.lead.of(merged.slots(r)));
+            if replaced.get(r) != Some(&true) {
+                top.offer(merged.key(r), merged.slots(r))?;
+            }
+        }
+        bounds.tighten(c, best);
     }
     for r in 0..overlay.len() {
         top.offer(overlay.key(r), overlay.slots(r))?;

@@ -111,7 +111,7 @@ impl State {
             .is_some_and(|(&i, _)| i < first_kept)
         {
             self.buckets = self.buckets.split_off(&first_kept);
-            self.interner.sweep();
+            self.interner.maybe_sweep();
         }
     }
 }
@@ -148,7 +148,9 @@ impl BucketStore {
     /// The sizes of the buckets and merged windows.
     pub(crate) fn sizes(&self) -> StoreSizes {
         let mut sizes = {
-            let s = lock(&self.state);
+            let mut s = lock(&self.state);
+            // Exact figures: forget the keys nothing holds any more.
+            s.interner.sweep();
             StoreSizes {
                 buckets: s.buckets.len(),
                 groups: s.interner.len(),
@@ -223,13 +225,14 @@ impl BucketStore {
         }
 
         let mut merged = lock(&self.merged);
-        let window = self.merged_window(&mut merged, hi - lo, first_kept);
+        let window = self.merged_window(&mut merged, end - start, first_kept);
         window.update(&self.plan, &closed);
         drop(closed);
         let rows = select::rows(
             &self.plan,
             &self.spec,
             &window.merged,
+            window.bounds.as_mut(),
             &open,
             &filters,
             ctx.limit,
@@ -237,16 +240,16 @@ impl BucketStore {
         Ok(Fetched::new(rows).covering(covered))
     }
 
-    /// The merged window of `span` buckets (created, evicting the least recently
-    /// used, when missing), after every window let go of evicted buckets.
+    /// The merged window for windows of `length` ns (created, evicting the least
+    /// recently used, when missing), after every window let go of evicted buckets.
     fn merged_window<'a>(
         &self,
         merged: &'a mut MergedWindows,
-        span: i64,
+        length: i64,
         first_kept: i64,
     ) -> &'a mut MergedWindow {
         merged.tick += 1;
-        let pos = match merged.windows.iter().position(|v| v.span == span) {
+        let pos = match merged.windows.iter().position(|v| v.length == length) {
             Some(p) => p,
             None => {
                 if merged.windows.len() >= MAX_MERGED_WINDOWS
@@ -258,9 +261,7 @@ impl BucketStore {
                 {
                     merged.windows.swap_remove(p);
                 }
-                merged
-                    .windows
-                    .push(MergedWindow::new(span, self.plan.stride()));
+                merged.windows.push(MergedWindow::new(length, &self.plan));
                 merged.windows.len() - 1
             }
         };
@@ -270,7 +271,7 @@ impl BucketStore {
             released |= v.evict_before(&self.plan, first_kept);
         }
         if released {
-            lock(&self.state).interner.sweep();
+            lock(&self.state).interner.maybe_sweep();
         }
         let window = &mut merged.windows[pos];
         window.last_used = merged.tick;
@@ -279,10 +280,7 @@ impl BucketStore {
 
     /// Builds the new content of buckets from (bucket index, group key, slots), without
     /// touching the buckets served: a (bucket, group) given twice is an error.
-    pub(crate) fn stage(
-        &self,
-        rows: impl IntoIterator<Item = StagedRow>,
-    ) -> Result<Staged> {
+    pub(crate) fn stage(&self, rows: impl IntoIterator<Item = StagedRow>) -> Result<Staged> {
         let mut buckets: BTreeMap<i64, Groups> = BTreeMap::new();
         let mut s = lock(&self.state);
         let stride = self.plan.stride();
@@ -306,7 +304,7 @@ impl BucketStore {
         }
         if let Err(e) = result {
             drop(buckets);
-            s.interner.sweep();
+            s.interner.maybe_sweep();
             return Err(e);
         }
         Ok(Staged { buckets })
@@ -344,7 +342,7 @@ impl BucketStore {
             .sum();
         if kept + fresh > max_entries {
             drop(staged);
-            s.interner.sweep();
+            s.interner.maybe_sweep();
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
                 format!(
@@ -366,7 +364,7 @@ impl BucketStore {
         s.newest_bucket = s.newest_bucket.max((data_end - 1).div_euclid(w));
         s.horizon_ns = horizon;
         s.evict(w);
-        s.interner.sweep();
+        s.interner.maybe_sweep();
         Ok(differing)
     }
 }
