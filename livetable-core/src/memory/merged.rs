@@ -8,8 +8,10 @@ use std::sync::Arc;
 use super::accumulator::{LeadingScore, Plan, Slot};
 use super::groups::{Groups, Key};
 
-/// Rows per chunk of [`ChunkBounds`].
-pub(super) const CHUNK: usize = 1024;
+/// Rows per chunk of [`ChunkBounds`]. Small, so that few chunks hold a top row: with
+/// the top 500 of 800,000 groups, about 1 chunk of 128 rows in 13 does (of 1,024 rows,
+/// one in two).
+pub(super) const CHUNK: usize = 128;
 
 /// For each chunk of [`CHUNK`] rows of a merged aggregate, a bound on the best leading
 /// score in it (the highest for a descending order, the lowest for an ascending one).

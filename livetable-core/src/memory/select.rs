@@ -101,7 +101,7 @@ pub(super) fn rows(
 
     // Groups of the open buckets, combined with their merged state; those merged rows
     // are then skipped.
-    let mut overlay = Groups::new(plan.stride());
+    let mut overlay = Groups::with_capacity(plan.stride(), open.iter().map(|b| b.len()).sum());
     let mut replaced = vec![false; if open.is_empty() { 0 } else { merged.len() }];
     for bucket in open {
         for row in 0..bucket.len() {
