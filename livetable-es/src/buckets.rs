@@ -107,7 +107,7 @@ impl<'a> BucketFetch<'a> {
         let width = request.width;
         let width_ms = i64::try_from(width.as_millis())
             .ok()
-            .filter(|ms| *ms > 0 && width.subsec_nanos() % 1_000_000 == 0)
+            .filter(|ms| *ms > 0 && width.subsec_nanos().is_multiple_of(1_000_000))
             .ok_or_else(|| {
                 Error::invalid_parameter(format!(
                     "the bucket width {width:?} is not a positive whole number of \
@@ -115,7 +115,7 @@ impl<'a> BucketFetch<'a> {
                 ))
             })?;
         let start = request.range.start;
-        if start.timestamp_subsec_nanos() % 1_000_000 != 0
+        if !start.timestamp_subsec_nanos().is_multiple_of(1_000_000)
             || start.timestamp_millis().rem_euclid(width_ms) != 0
         {
             return Err(Error::invalid_parameter(format!(
