@@ -60,11 +60,11 @@ fn bucket_row(plan: &Plan, layout: &Layout, bucket: &mut Json) -> Result<BucketR
     let events = bucket["doc_count"]
         .as_u64()
         .ok_or_else(|| unexpected("a composite bucket has no `doc_count`"))?;
-    let partials = plan
-        .metrics
-        .iter()
-        .map(|m| partial(m, bucket, start))
-        .collect::<Result<Vec<_>>>()?;
+    // Sized up front: collecting from an iterator of `Result`s would grow the vector.
+    let mut partials = Vec::with_capacity(plan.metrics.len());
+    for m in &plan.metrics {
+        partials.push(partial(m, bucket, start)?);
+    }
     Ok(BucketRow::new(start, dims, events).with_partials(partials))
 }
 
