@@ -855,11 +855,48 @@ async fn buckets_add_up_to_the_direct_fetch() {
             );
         }
     }
-    let paged = fake
+    // Every bucket request: the histogram first, then the dimensions with
+    // missing_bucket, the range on the time field first in bool.filter.
+    let bucketed: Vec<Json> = fake
         .requests()
+        .into_iter()
+        .map(|r| r.body)
+        .filter(|b| {
+            b["aggs"]["groups"]["composite"]["sources"][0]
+                .get("bucket")
+                .is_some()
+        })
+        .collect();
+    assert!(!bucketed.is_empty());
+    for b in &bucketed {
+        let sources = &b["aggs"]["groups"]["composite"]["sources"];
+        let interval = &sources[0]["bucket"]["date_histogram"]["fixed_interval"];
+        assert!(
+            ["10s", "60s", "3600s"].contains(&interval.as_str().unwrap()),
+            "{b}"
+        );
+        assert_eq!(sources[0]["bucket"]["date_histogram"]["field"], "ts", "{b}");
+        assert_eq!(
+            sources[1],
+            json!({"source_ip": {"terms": {"field": "source_ip", "missing_bucket": true}}})
+        );
+        assert_eq!(
+            sources[2],
+            json!({"protocol": {"terms": {"field": "protocol", "missing_bucket": true}}})
+        );
+        assert!(
+            b["query"]["bool"]["filter"][0]["range"]["ts"]["gte"].is_string(),
+            "{b}"
+        );
+        assert!(
+            b["query"]["bool"]["filter"][0]["range"]["ts"]["lt"].is_string(),
+            "{b}"
+        );
+    }
+    let paged = bucketed
         .iter()
-        .filter(|r| {
-            r.body["aggs"]["groups"]["composite"]["after"]
+        .filter(|b| {
+            b["aggs"]["groups"]["composite"]["after"]
                 .get("bucket")
                 .is_some()
         })
