@@ -108,6 +108,13 @@ impl EsBuilder {
         self
     }
 
+    /// The most (time bucket, group) pairs one bucket fetch may collect (default
+    /// 2,000,000; see [`EsConfig::max_bucket_rows`]).
+    pub fn max_bucket_rows(mut self, max: usize) -> Self {
+        self.config.max_bucket_rows = max;
+        self
+    }
+
     /// The SQL endpoint (default Elasticsearch SQL).
     pub fn sql_dialect(mut self, dialect: SqlDialect) -> Self {
         self.config.sql_dialect = dialect;
@@ -172,6 +179,12 @@ impl EsBuilder {
             return Err(bad(
                 "max_groups",
                 "`max_groups` is 0; give a positive bound",
+            ));
+        }
+        if config.max_bucket_rows == 0 {
+            return Err(bad(
+                "max_bucket_rows",
+                "`max_bucket_rows` is 0; give a positive bound",
             ));
         }
         if config.request_timeout.is_zero() {
@@ -257,6 +270,7 @@ mod tests {
         assert_eq!(field(ok().index("a b")), "index");
         assert_eq!(field(ok().page_size(MAX_PAGE_SIZE + 1)), "page_size");
         assert_eq!(field(ok().max_groups(0)), "max_groups");
+        assert_eq!(field(ok().max_bucket_rows(0)), "max_bucket_rows");
         assert_eq!(
             field(ok().request_timeout(Duration::ZERO)),
             "request_timeout"

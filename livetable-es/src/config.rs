@@ -87,6 +87,11 @@ pub struct EsConfig {
     /// [`ErrorKind::LimitExceeded`](livetable_core::ErrorKind) — a runaway
     /// cardinality stops with a clear error instead of exhausting memory.
     pub max_groups: usize,
+    /// The most (time bucket, group) pairs one bucket fetch (for the bucket cache) may
+    /// collect before it fails with [`ErrorKind::LimitExceeded`](livetable_core::ErrorKind).
+    /// Default 2,000,000: the first fetch reads the whole retention, and the reference
+    /// workload's 10 M packets an hour hold 1.52 M (minute, 5-tuple) pairs.
+    pub max_bucket_rows: usize,
     /// The SQL endpoint for [`EsSql`](crate::EsSql).
     pub sql_dialect: SqlDialect,
 }
@@ -104,6 +109,7 @@ impl Default for EsConfig {
             request_timeout: Duration::from_secs(30),
             page_size: 1000,
             max_groups: 100_000,
+            max_bucket_rows: 2_000_000,
             sql_dialect: SqlDialect::Elasticsearch,
         }
     }
@@ -137,6 +143,7 @@ impl fmt::Debug for EsConfig {
             .field("request_timeout", &self.request_timeout)
             .field("page_size", &self.page_size)
             .field("max_groups", &self.max_groups)
+            .field("max_bucket_rows", &self.max_bucket_rows)
             .field("sql_dialect", &self.sql_dialect)
             .finish()
     }

@@ -1,4 +1,5 @@
-//! [`CompositeFetch`]: the paging of one composite fetch, without I/O.
+//! [`CompositeFetch`]: the paging of one composite fetch, without I/O; [`Pager`], the
+//! `after_key` paging it shares with [`BucketFetch`](crate::BucketFetch).
 
 use livetable_core::{Error, ErrorKind, FetchContext, Fetched, Result, Row};
 use serde_json::Value as Json;
@@ -37,65 +38,55 @@ use crate::response::search;
 #[derive(Debug)]
 pub struct CompositeFetch<'a> {
     plan: &'a Plan,
-    body: Json,
+    pager: Pager,
     rows: Vec<Row>,
     partial: Vec<String>,
-    pages: usize,
-    done: bool,
     max_groups: usize,
     limit: Option<usize>,
 }
 
-impl<'a> CompositeFetch<'a> {
-    pub(crate) fn new(
-        plan: &'a Plan,
-        ctx: &FetchContext,
-        page_size: usize,
-        max_groups: usize,
-    ) -> Result<Self> {
-        let query = filters::query(
-            plan.spec.time_column(),
-            &ctx.window,
-            plan.spec.filters().iter().chain(&ctx.filters),
-        )?;
-        Ok(CompositeFetch {
-            plan,
-            body: composite::body(plan, query, page_size),
-            rows: Vec::new(),
-            partial: Vec::new(),
+/// The paging of one composite aggregation named `groups`: the body of the next
+/// request, and moving to the next page by the `after_key` of the last.
+#[derive(Debug)]
+pub(crate) struct Pager {
+    body: Json,
+    pages: usize,
+    done: bool,
+}
+
+impl Pager {
+    pub(crate) fn new(body: Json) -> Self {
+        Pager {
+            body,
             pages: 0,
             done: false,
-            max_groups,
-            limit: ctx.limit,
-        })
+        }
     }
 
-    /// The JSON body of the next search, or `None` when every group has been read.
-    pub fn next_request(&self) -> Option<Vec<u8>> {
+    /// The JSON body of the next search, or `None` when every page has been read.
+    pub(crate) fn next_request(&self) -> Option<Vec<u8>> {
         // Serialising a `serde_json::Value` cannot fail: its keys are strings.
         (!self.done).then(|| serde_json::to_vec(&self.body).unwrap_or_default())
     }
 
-    /// Reads the answer to the last request: appends its groups and moves to the next
-    /// page. Fails on an answer it cannot read, when the groups pass `max_groups`
-    /// ([`ErrorKind::LimitExceeded`]), or when the server repeats an `after_key`.
-    pub fn accept(&mut self, body: &[u8]) -> Result<()> {
+    /// Fails when an answer arrives after the last page.
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.done {
             return Err(Error::new(
                 ErrorKind::Unexpected,
                 "a composite page arrived after the last one",
             ));
         }
-        let page = search::composite_page(self.plan, body, &mut self.rows, self.max_groups)?;
+        Ok(())
+    }
+
+    /// Moves past a page of `buckets` buckets that ended with `after_key`. Fails when
+    /// the server repeats an `after_key`, as paging would never end.
+    pub(crate) fn advance(&mut self, after_key: Option<Json>, buckets: usize) -> Result<()> {
         self.pages += 1;
-        if let Some(p) = page.partial
-            && !self.partial.contains(&p)
-        {
-            self.partial.push(p);
-        }
-        match page.after_key {
-            Some(after) if page.buckets > 0 => {
-                let slot = &mut self.body["aggs"]["groups"]["composite"];
+        match after_key {
+            Some(after) if buckets > 0 => {
+                let slot = &self.body["aggs"]["groups"]["composite"];
                 if slot.get("after") == Some(&after) {
                     return Err(Error::new(
                         ErrorKind::Unexpected,
@@ -113,8 +104,68 @@ impl<'a> CompositeFetch<'a> {
     }
 
     /// The pages read so far.
-    pub fn pages(&self) -> usize {
+    pub(crate) fn pages(&self) -> usize {
         self.pages
+    }
+
+    /// Whether the last page has been read.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+/// A paged fetch as [`EsAggregate`](crate::EsAggregate) drives it over HTTP.
+pub(crate) trait Paged {
+    /// The next body to send, or `None` when done.
+    fn next_request(&self) -> Option<Vec<u8>>;
+    /// Reads the answer to the last body sent.
+    fn accept(&mut self, body: &[u8]) -> Result<()>;
+}
+
+impl<'a> CompositeFetch<'a> {
+    pub(crate) fn new(
+        plan: &'a Plan,
+        ctx: &FetchContext,
+        page_size: usize,
+        max_groups: usize,
+    ) -> Result<Self> {
+        let query = filters::query(
+            plan.spec.time_column(),
+            &ctx.window,
+            plan.spec.filters().iter().chain(&ctx.filters),
+        )?;
+        Ok(CompositeFetch {
+            plan,
+            pager: Pager::new(composite::body(plan, query, page_size, None)),
+            rows: Vec::new(),
+            partial: Vec::new(),
+            max_groups,
+            limit: ctx.limit,
+        })
+    }
+
+    /// The JSON body of the next search, or `None` when every group has been read.
+    pub fn next_request(&self) -> Option<Vec<u8>> {
+        self.pager.next_request()
+    }
+
+    /// Reads the answer to the last request: appends its groups and moves to the next
+    /// page. Fails on an answer it cannot read, when the groups pass `max_groups`
+    /// ([`ErrorKind::LimitExceeded`]), or when the server repeats an `after_key`.
+    pub fn accept(&mut self, body: &[u8]) -> Result<()> {
+        self.pager.check_open()?;
+        let page = search::composite_page(self.plan, body, &mut self.rows, self.max_groups)?;
+        if let Some(p) = page.partial
+            && !self.partial.contains(&p)
+        {
+            self.partial.push(p);
+        }
+        self.pager.advance(page.after_key, page.buckets)
+    }
+
+    /// The pages read so far.
+    pub fn pages(&self) -> usize {
+        self.pager.pages()
     }
 
     /// The rows, ordered and limited like every backend ([`Aggregate::order_and_limit`](
@@ -122,7 +173,7 @@ impl<'a> CompositeFetch<'a> {
     /// estimate and partial when a page was. Fails if pages are still unread: a table is
     /// never silently truncated.
     pub fn finish(self) -> Result<Fetched> {
-        if !self.done {
+        if !self.pager.is_done() {
             return Err(Error::new(
                 ErrorKind::Unexpected,
                 "the composite fetch stopped before its last page",
@@ -135,5 +186,15 @@ impl<'a> CompositeFetch<'a> {
             fetched = fetched.partial(self.partial.join("; "));
         }
         Ok(fetched)
+    }
+}
+
+impl Paged for CompositeFetch<'_> {
+    fn next_request(&self) -> Option<Vec<u8>> {
+        CompositeFetch::next_request(self)
+    }
+
+    fn accept(&mut self, body: &[u8]) -> Result<()> {
+        CompositeFetch::accept(self, body)
     }
 }

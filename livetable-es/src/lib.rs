@@ -7,7 +7,9 @@
 //!   key), a verify-certificates switch, a request timeout, an index name or pattern.
 //!   [`EsConfig`] is the same as plain serde data.
 //! - [`EsClient::aggregate`] → [`EsAggregate`]: an [`Aggregate`](livetable_core::Aggregate)
-//!   as an exact, paged `composite` aggregation.
+//!   as an exact, paged `composite` aggregation; also a
+//!   [`BucketQuery`](livetable_core::BucketQuery) (partials per time bucket, for the
+//!   bucket cache: a `date_histogram` source before the dimensions, see [`BucketFetch`]).
 //! - [`EsClient::top_n`] → [`EsTopN`]: approximate top rows by a metric (`multi_terms`).
 //! - [`EsClient::sql`] → [`EsSql`]: your own SQL (Elasticsearch SQL or the OpenSearch
 //!   plugin), mapped onto a schema.
@@ -47,6 +49,7 @@
 //! # }
 //! ```
 
+mod buckets;
 mod builder;
 mod client;
 mod config;
@@ -57,6 +60,7 @@ mod query;
 mod request;
 mod response;
 
+pub use buckets::BucketFetch;
 pub use builder::{EsBuilder, MAX_PAGE_SIZE};
 pub use client::EsClient;
 pub use config::{EsConfig, SqlDialect};

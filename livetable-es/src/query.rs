@@ -2,16 +2,19 @@
 //! and [`EsSql`] (your own SQL).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use livetable_core::{
-    Aggregate, Error, ErrorKind, FetchContext, Fetched, Result, Row, Schema, TableQuery,
+    Aggregate, BucketQuery, BucketRequest, BucketRow, Error, ErrorKind, FetchContext, Fetched,
+    Result, Row, Schema, TableQuery,
 };
 
+use crate::buckets::BucketFetch;
 use crate::client::EsClient;
 use crate::config::SqlDialect;
 use crate::error::with_context;
-use crate::fetch::CompositeFetch;
-use crate::plan::Plan;
+use crate::fetch::{CompositeFetch, Paged};
+use crate::plan::{Mode, Plan};
 use crate::request::{filters, multi_terms, sql as sql_req};
 use crate::response::{search, sql as sql_resp};
 
@@ -34,17 +37,55 @@ use crate::response::{search, sql as sql_resp};
 /// Dimensions must be aggregatable fields (`keyword`, `ip`, numbers, `date`,
 /// `boolean`; not `text`), and `Eq`/`In` filters are `term`/`terms` queries, exact on
 /// such fields.
+///
+/// It is also a [`BucketQuery`]: the partials of every (time bucket, group), so that a
+/// bucket cache can keep the retention in memory and re-read only the tail each tick
+/// (see [`BucketFetch`] for the request). Bucket fetches are all or nothing: failed
+/// shards or a timed-out search are a retryable error there, not a flagged result, and
+/// more (bucket, group) pairs than `max_bucket_rows` is [`ErrorKind::LimitExceeded`].
+/// `count_distinct` cannot be merged from buckets and is refused
+/// ([`ErrorKind::Unsupported`]); such a table keeps the direct mode.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use livetable_core::{Aggregate, BucketQuery, BucketRequest, DataType, Metric, Window};
+/// use livetable_es::EsBuilder;
+///
+/// # async fn run() -> livetable_core::Result<()> {
+/// let spec = Aggregate::builder()
+///     .time_column("ts")
+///     .window(Duration::from_secs(3600))
+///     .dimension("protocol", DataType::Text)
+///     .field("size", DataType::Int)
+///     .metric(Metric::count("count"))
+///     .metric(Metric::avg("avg_size", "size"))
+///     .build()?;
+/// let source = EsBuilder::new("http://localhost:9200").index("packets-*").build()?.aggregate(spec)?;
+/// // The last five minutes, in 10-second buckets (the range starts on a bucket edge).
+/// let end = chrono::Utc::now();
+/// let start = chrono::DateTime::from_timestamp(end.timestamp() / 10 * 10 - 300, 0).unwrap();
+/// let request = BucketRequest::new(Window::new(start, end)?, Duration::from_secs(10));
+/// for row in source.fetch_buckets(&request).await? {
+///     println!("{} {:?}: {} events, {:?}", row.start, row.key, row.events, row.partials);
+/// }
+/// assert_eq!(source.default_settle(), Duration::from_secs(30));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct EsAggregate {
     client: EsClient,
     plan: Arc<Plan>,
+    /// The same spec with per-bucket partials (`avg` as `sum` + `value_count`).
+    bucket_plan: Arc<Plan>,
 }
 
 impl EsAggregate {
     pub(crate) fn new(client: EsClient, spec: Aggregate) -> Result<Self> {
         Ok(EsAggregate {
             client,
-            plan: Arc::new(Plan::new(spec)),
+            bucket_plan: Arc::new(Plan::new(spec.clone(), Mode::Buckets)),
+            plan: Arc::new(Plan::new(spec, Mode::Direct)),
         })
     }
 
@@ -59,6 +100,33 @@ impl EsAggregate {
         CompositeFetch::new(&self.plan, ctx, config.page_size, config.max_groups)
             .map_err(|e| with_context(e, &config.index))
     }
+
+    /// Starts a bucket fetch without sending anything (see [`BucketFetch`]). Fails when
+    /// the spec has a `count_distinct` metric ([`ErrorKind::Unsupported`]), when the
+    /// width is not a positive whole number of milliseconds, or when the range does not
+    /// start on a bucket boundary ([`ErrorKind::InvalidParameter`]).
+    pub fn start_buckets(&self, request: &BucketRequest) -> Result<BucketFetch<'_>> {
+        let config = self.client.config();
+        BucketFetch::new(
+            &self.bucket_plan,
+            request,
+            config.page_size,
+            config.max_bucket_rows,
+        )
+        .map_err(|e| with_context(e, &config.index))
+    }
+
+    /// Sends the pages of `fetch` one after the other until it has read the last; the
+    /// first error ends it.
+    async fn run(&self, fetch: &mut impl Paged) -> Result<()> {
+        let index = &self.client.config().index;
+        let path = search_path(&self.client);
+        while let Some(body) = fetch.next_request() {
+            let answer = self.client.post(&path, &[], body).await?;
+            fetch.accept(&answer).map_err(|e| with_context(e, index))?;
+        }
+        Ok(())
+    }
 }
 
 fn search_path(client: &EsClient) -> String {
@@ -71,15 +139,39 @@ impl TableQuery for EsAggregate {
     }
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
-        let index = &self.client.config().index;
-        let path = search_path(&self.client);
         let mut fetch = self.start(ctx)?;
-        while let Some(body) = fetch.next_request() {
-            let answer = self.client.post(&path, &[], body).await?;
-            fetch.accept(&answer).map_err(|e| with_context(e, index))?;
-        }
+        self.run(&mut fetch).await?;
         tracing::debug!(pages = fetch.pages(), "composite fetch done");
-        fetch.finish().map_err(|e| with_context(e, index))
+        fetch
+            .finish()
+            .map_err(|e| with_context(e, &self.client.config().index))
+    }
+}
+
+impl BucketQuery for EsAggregate {
+    fn spec(&self) -> &Aggregate {
+        &self.plan.spec
+    }
+
+    async fn fetch_buckets(&self, request: &BucketRequest) -> Result<Vec<BucketRow>> {
+        let mut fetch = self.start_buckets(request)?;
+        self.run(&mut fetch).await?;
+        tracing::debug!(pages = fetch.pages(), "bucket fetch done");
+        fetch
+            .finish()
+            .map_err(|e| with_context(e, &self.client.config().index))
+    }
+
+    /// 30 s. Elasticsearch makes a document searchable only after the next refresh of
+    /// its shard: every second by default (`index.refresh_interval`), but only for
+    /// shards searched in the last 30 s (`index.search.idle.after`), often 30 s or more
+    /// on ingest-heavy clusters that raise the interval, and a bulk indexer adds its own
+    /// flush delay. A document indexed in time but made visible late lands in a bucket
+    /// already read; re-reading the last 30 s on every tick picks it up. Lower it with
+    /// the cache's settle setting when your refresh interval is short and ingestion
+    /// immediate; a document later than the settle appears at the next reconcile.
+    fn default_settle(&self) -> Duration {
+        Duration::from_secs(30)
     }
 }
 
@@ -117,7 +209,7 @@ impl EsTopN {
                 &index,
             ));
         }
-        let plan = Plan::new(spec);
+        let plan = Plan::new(spec, Mode::Direct);
         // Checks the order now rather than at the first fetch.
         multi_terms::body(&plan, serde_json::Value::Null, size)
             .map_err(|e| with_context(e, &index))?;

@@ -165,3 +165,111 @@ fn refuses_what_it_does_not_know() {
     dup["aggs"]["groups"]["composite"]["sources"][1] = json!({"ip": {"terms": {"field": "proto"}}});
     assert!(i.search(&dup).is_err());
 }
+
+fn histogram_body(interval: Json, after: Option<Json>) -> Json {
+    let mut b = json!({"size": 0, "track_total_hits": false,
+        "query": {"bool": {"filter": [{"range": {"ts": {"gte": "2026-11-28T11:00:00.000Z",
+            "lt": "2026-11-28T13:00:00.000Z"}}}]}},
+        "aggs": {"groups": {
+            "composite": {"size": 10, "sources": [
+                {"bucket": {"date_histogram": {"field": "ts", "fixed_interval": interval}}},
+                {"proto": {"terms": {"field": "proto", "missing_bucket": true}}}]},
+            "aggs": {"s": {"sum": {"field": "size"}}, "n": {"value_count": {"field": "size"}}}}}});
+    if let Some(a) = after {
+        b["aggs"]["groups"]["composite"]["after"] = a;
+    }
+    b
+}
+
+/// Epoch milliseconds of an RFC 3339 instant.
+fn ms(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .unwrap()
+        .timestamp_millis()
+}
+
+#[test]
+fn date_histogram_keys_are_epoch_aligned_bucket_starts() {
+    let out = index().search(&histogram_body(json!("30m"), None)).unwrap();
+    let buckets = out["aggregations"]["groups"]["buckets"].as_array().unwrap();
+    let got: Vec<(Json, u64, f64)> = buckets
+        .iter()
+        .map(|b| {
+            (
+                b["key"].clone(),
+                b["doc_count"].as_u64().unwrap(),
+                b["s"]["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                json!({"bucket": ms("2026-11-28T11:00:00Z"), "proto": "TCP"}),
+                1,
+                10.0
+            ),
+            (
+                json!({"bucket": ms("2026-11-28T11:30:00Z"), "proto": "TCP"}),
+                1,
+                5.0
+            ),
+            // 11:30:00.000 and 11:59:59.999 share the 11:30 bucket.
+            (
+                json!({"bucket": ms("2026-11-28T11:30:00Z"), "proto": "UDP"}),
+                2,
+                7.0
+            ),
+            (
+                json!({"bucket": ms("2026-11-28T12:00:00Z"), "proto": "TCP"}),
+                1,
+                100.0
+            ),
+        ]
+    );
+    // Paging resumes after a (bucket, term) key.
+    let after = json!({"bucket": ms("2026-11-28T11:30:00Z"), "proto": "TCP"});
+    let out = index()
+        .search(&histogram_body(json!("30m"), Some(after)))
+        .unwrap();
+    let keys: Vec<&Json> = out["aggregations"]["groups"]["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| &b["key"]["proto"])
+        .collect();
+    assert_eq!(keys, [&json!("UDP"), &json!("TCP")]);
+    // Units: 1h buckets put 11:00..11:59:59.999 together.
+    let out = index().search(&histogram_body(json!("1h"), None)).unwrap();
+    assert_eq!(
+        out["aggregations"]["groups"]["buckets"][1]["key"],
+        json!({"bucket": ms("2026-11-28T11:00:00Z"), "proto": "UDP"})
+    );
+    assert_eq!(out["aggregations"]["groups"]["buckets"][1]["doc_count"], 2);
+}
+
+#[test]
+fn date_histogram_refuses_what_changes_the_keys() {
+    let i = index();
+    for bad in [json!("1M"), json!("10"), json!("0s"), json!(10)] {
+        assert!(
+            i.search(&histogram_body(bad.clone(), None)).is_err(),
+            "{bad}"
+        );
+    }
+    for (k, v) in [
+        ("offset", json!("+5s")),
+        ("time_zone", json!("+01:00")),
+        ("format", json!("epoch_second")),
+        ("calendar_interval", json!("1h")),
+    ] {
+        let mut b = histogram_body(json!("10s"), None);
+        b["aggs"]["groups"]["composite"]["sources"][0]["bucket"]["date_histogram"][k] = v;
+        assert!(i.search(&b).is_err(), "{k}");
+    }
+    let mut b = histogram_body(json!("10s"), None);
+    b["aggs"]["groups"]["composite"]["sources"][0]["bucket"]["date_histogram"]["field"] =
+        json!("proto");
+    assert!(i.search(&b).is_err(), "a keyword field");
+}

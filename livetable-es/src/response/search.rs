@@ -69,6 +69,57 @@ fn buckets(groups: &mut Json) -> Result<&mut Vec<Json>> {
         .ok_or_else(|| unexpected("`aggregations.groups` has no `buckets` array"))
 }
 
+/// Walks one composite page: reads `after_key` and the partial flags, checks that
+/// `out` stays within `max` once the page's buckets are added (else `too_many()`,
+/// before converting anything), and appends `convert(bucket)` for every bucket.
+pub(crate) fn composite_buckets<T>(
+    body: &[u8],
+    out: &mut Vec<T>,
+    max: usize,
+    too_many: impl FnOnce() -> Error,
+    mut convert: impl FnMut(&mut Json) -> Result<T>,
+) -> Result<Page> {
+    let mut json = parse_json(body)?;
+    let partial = partial_reason(&json);
+    let groups = groups(&mut json)?;
+    let after_key = groups.get_mut("after_key").map(Json::take);
+    let buckets = buckets(groups)?;
+    let n = buckets.len();
+    if out.len() + n > max {
+        return Err(too_many());
+    }
+    out.reserve(n);
+    for bucket in buckets.iter_mut() {
+        out.push(convert(bucket)?);
+    }
+    Ok(Page {
+        after_key: after_key.filter(|k| !k.is_null()),
+        buckets: n,
+        partial,
+    })
+}
+
+/// A composite bucket's `key` object.
+pub(crate) fn composite_key(bucket: &mut Json) -> Result<&mut Json> {
+    bucket
+        .get_mut("key")
+        .filter(|k| k.is_object())
+        .ok_or_else(|| unexpected("a composite bucket has no `key` object"))
+}
+
+/// Appends the dimension values of a composite key, in the plan's order.
+pub(crate) fn push_dims(plan: &Plan, key: &mut Json, values: &mut Vec<Value>) -> Result<()> {
+    for (name, t) in &plan.dims {
+        // A source absent from the key is a missing value, like `null`.
+        let v = match key.get_mut(name.as_str()) {
+            Some(j) => take_value(j, *t, name)?,
+            None => Value::Null,
+        };
+        values.push(v);
+    }
+    Ok(())
+}
+
 /// Parses one composite page and appends its rows. Fails with
 /// [`ErrorKind::LimitExceeded`] before converting anything when the rows would pass
 /// `max_groups`.
@@ -78,44 +129,21 @@ pub(crate) fn composite_page(
     rows: &mut Vec<Row>,
     max_groups: usize,
 ) -> Result<Page> {
-    let mut json = parse_json(body)?;
-    let partial = partial_reason(&json);
-    let groups = groups(&mut json)?;
-    let after_key = groups.get_mut("after_key").map(Json::take);
-    let buckets = buckets(groups)?;
-    let n = buckets.len();
-    if rows.len() + n > max_groups {
-        return Err(Error::new(
+    let too_many = || {
+        Error::new(
             ErrorKind::LimitExceeded,
             format!(
                 "more than {max_groups} groups (max_groups); narrow the window or the filters, \
                  drop a high-cardinality dimension, use top-N mode, or raise max_groups"
             ),
         )
-        .with_context("max_groups", max_groups));
-    }
-    rows.reserve(n);
-    for bucket in buckets.iter_mut() {
-        let key = bucket
-            .get_mut("key")
-            .filter(|k| k.is_object())
-            .ok_or_else(|| unexpected("a composite bucket has no `key` object"))?;
+        .with_context("max_groups", max_groups)
+    };
+    composite_buckets(body, rows, max_groups, too_many, |bucket| {
         let mut values = Vec::with_capacity(plan.dims.len() + plan.metrics.len());
-        for (name, t) in &plan.dims {
-            // A source absent from the key is a missing value, like `null`.
-            let v = match key.get_mut(name.as_str()) {
-                Some(j) => take_value(j, *t, name)?,
-                None => Value::Null,
-            };
-            values.push(v);
-        }
+        push_dims(plan, composite_key(bucket)?, &mut values)?;
         push_metrics(plan, bucket, &mut values)?;
-        rows.push(Row::new(values));
-    }
-    Ok(Page {
-        after_key: after_key.filter(|k| !k.is_null()),
-        buckets: n,
-        partial,
+        Ok(Row::new(values))
     })
 }
 
@@ -172,7 +200,7 @@ fn push_metrics(plan: &Plan, bucket: &Json, values: &mut Vec<Value>) -> Result<(
 
 /// A metric from its sub-aggregation. `sum` of no value (`value_count` 0) is `Null`,
 /// not Elasticsearch's `0.0`; `avg`/`min`/`max` of no value arrive as `null`.
-fn metric_value(m: &MetricPlan, bucket: &Json) -> Result<Value> {
+pub(crate) fn metric_value(m: &MetricPlan, bucket: &Json) -> Result<Value> {
     let missing = || {
         unexpected(format!(
             "a bucket lacks the value of metric `{}` (aggregation `{}`)",

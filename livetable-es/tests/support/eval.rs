@@ -1,6 +1,7 @@
 //! A small Elasticsearch evaluator: holds documents with a mapping and really computes
 //! what livetable-es sends — a `bool` query of `term` / `terms` / `range` / `exists`
-//! clauses and a `composite` aggregation of `terms` sources with `sum`, `avg`, `min`,
+//! clauses and a `composite` aggregation of `terms` sources (after an optional
+//! `date_histogram` one with `fixed_interval`) with `sum`, `avg`, `min`,
 //! `max`, `value_count` and `cardinality` sub-aggregations — answering in the
 //! reference's shapes. Anything else is refused, as a strict server would.
 
@@ -370,39 +371,73 @@ impl Index {
             }
         }
         let size = c.get("size").and_then(Json::as_u64).unwrap_or(10) as usize;
-        // (name, field, type, missing_bucket)
-        let mut sources: Vec<(String, String, FieldType, bool)> = Vec::new();
+        let mut sources: Vec<Source> = Vec::new();
         for s in c["sources"]
             .as_array()
             .ok_or("[sources] must be an array")?
         {
             let (name, def) = single(s)?;
-            let terms = def.get("terms").ok_or("only terms sources are supported")?;
-            let field = terms["field"]
-                .as_str()
-                .ok_or("a terms source needs a field")?;
-            let missing_bucket = terms
+            let (kind, body) = single(def)?;
+            let body = body
+                .as_object()
+                .ok_or_else(|| format!("[{kind}] must be an object"))?;
+            let allowed: &[&str] = match kind {
+                "terms" => &["field", "missing_bucket"],
+                "date_histogram" => &["field", "fixed_interval", "missing_bucket"],
+                other => return Err(format!("unsupported composite source type [{other}]")),
+            };
+            if let Some(k) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
+                // `calendar_interval`, `offset`, `time_zone`, `format`… change the keys.
+                return Err(format!(
+                    "[{kind}] source [{name}]: [{k}] is not supported here"
+                ));
+            }
+            let field = body
+                .get("field")
+                .and_then(Json::as_str)
+                .ok_or_else(|| format!("a {kind} source needs a field"))?;
+            let t = self.field(field)?;
+            let interval = match kind {
+                "date_histogram" => {
+                    if t != FieldType::Date {
+                        return Err(format!(
+                            "date_histogram on [{field}], a {} field",
+                            t.es_name()
+                        ));
+                    }
+                    let iv = body
+                        .get("fixed_interval")
+                        .ok_or("a date_histogram needs [fixed_interval]")?;
+                    Some(fixed_interval_ms(iv)?)
+                }
+                _ => None,
+            };
+            let missing_bucket = body
                 .get("missing_bucket")
                 .and_then(Json::as_bool)
                 .unwrap_or(false);
-            if sources.iter().any(|(n, ..)| n == name) {
+            if sources.iter().any(|s| s.name == name) {
                 return Err(format!("duplicate composite source [{name}]"));
             }
-            sources.push((
-                name.to_owned(),
-                field.to_owned(),
-                self.field(field)?,
+            sources.push(Source {
+                name: name.to_owned(),
+                field: field.to_owned(),
+                t,
                 missing_bucket,
-            ));
+                interval,
+            });
         }
         let mut groups: BTreeMap<Vec<Option<Key>>, Vec<&BTreeMap<String, Key>>> = BTreeMap::new();
         'docs: for d in docs {
             let mut key = Vec::with_capacity(sources.len());
-            for (_, field, _, missing_bucket) in &sources {
-                match d.get(field) {
-                    Some(k) => key.push(Some(k.clone())),
-                    None if *missing_bucket => key.push(None),
-                    None => continue 'docs,
+            for s in &sources {
+                match (d.get(&s.field), s.interval) {
+                    (Some(Key::Date(ms)), Some(iv)) => {
+                        key.push(Some(Key::Date(ms.div_euclid(iv) * iv)));
+                    }
+                    (Some(k), _) => key.push(Some(k.clone())),
+                    (None, _) if s.missing_bucket => key.push(None),
+                    (None, _) => continue 'docs,
                 }
             }
             groups.entry(key).or_default().push(d);
@@ -415,14 +450,14 @@ impl Index {
                     return Err("[after] has a different number of sources".into());
                 }
                 let mut key = Vec::new();
-                for (name, _, t, _) in &sources {
+                for s in &sources {
                     let v = a
-                        .get(name)
-                        .ok_or_else(|| format!("[after] lacks [{name}]"))?;
+                        .get(&s.name)
+                        .ok_or_else(|| format!("[after] lacks [{}]", s.name))?;
                     key.push(if v.is_null() {
                         None
                     } else {
-                        Some(parse(*t, v)?)
+                        Some(parse(s.t, v)?)
                     });
                 }
                 Some(key)
@@ -440,7 +475,7 @@ impl Index {
             let key_json: Map<String, Json> = sources
                 .iter()
                 .zip(key)
-                .map(|((name, ..), k)| (name.clone(), k.as_ref().map_or(Json::Null, Key::to_json)))
+                .map(|(s, k)| (s.name.clone(), k.as_ref().map_or(Json::Null, Key::to_json)))
                 .collect();
             bucket.insert("key".into(), Json::Object(key_json.clone()));
             bucket.insert("doc_count".into(), json!(members.len()));
@@ -497,6 +532,46 @@ impl Index {
             other => return Err(format!("unknown metric aggregation [{other}]")),
         })
     }
+}
+
+/// One composite value source.
+struct Source {
+    name: String,
+    field: String,
+    t: FieldType,
+    missing_bucket: bool,
+    /// For a `date_histogram`: the bucket width in milliseconds; keys are
+    /// `floor(ms / width) * width`, multiples of the width since the epoch.
+    interval: Option<i64>,
+}
+
+/// A `fixed_interval` time value (`10s`, `500ms`, `1m`, `2h`, `1d`) in milliseconds.
+/// Calendar-free units only, as Elasticsearch requires for `fixed_interval`.
+pub(crate) fn fixed_interval_ms(v: &Json) -> Result<i64, String> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| format!("[fixed_interval] must be a string, got {v}"))?;
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &s[digits.len()..];
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("failed to parse [fixed_interval] {s}"))?;
+    let per = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "[fixed_interval] {s}: unknown or calendar unit [{unit}]"
+            ));
+        }
+    };
+    if n <= 0 {
+        return Err(format!("[fixed_interval] must be positive, got {s}"));
+    }
+    Ok(n * per)
 }
 
 /// The only key of a single-key object, and its value.
