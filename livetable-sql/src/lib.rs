@@ -10,6 +10,9 @@
 //!   (byte order for text, `Null` first ascending, dimensions as the tie-break).
 //! - Decoding of int2/int4/int8, numeric, float4/float8, text/varchar, bool, inet and
 //!   timestamp(tz) into [`Value`](livetable_core::Value)s.
+//! - Per-time-bucket partial aggregates ([`BucketQuery`](livetable_core::BucketQuery) on
+//!   [`PgAggregate`]) for the bucket cache: one `date_bin` statement grouped by bucket
+//!   and dimensions, fully parameterised like the direct one.
 //! - Errors mapped onto livetable's kinds: connection failures are `unavailable` and
 //!   retryable, `statement_timeout` is `timeout`, unknown tables and columns are
 //!   `invalid_spec` with the server's message.
@@ -49,6 +52,8 @@ mod backend;
 mod builder;
 mod config;
 mod decode;
+mod dialect;
+mod encode;
 mod error;
 mod raw;
 mod statement;
