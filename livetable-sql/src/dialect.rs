@@ -27,7 +27,7 @@ use livetable_core::{DataType, Direction, MetricKind, Result, Value};
 /// livetable type. PostgreSQL has one way for each ([`Storage::Native`]); MySQL has
 /// three for IP addresses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[allow(dead_code)] // the other storages are MySQL's
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))] // the other storages are MySQL's
 pub(crate) enum Storage {
     /// The store's own type for the livetable type.
     #[default]
@@ -49,13 +49,13 @@ pub(crate) struct Col {
     /// The livetable type.
     pub(crate) t: DataType,
     /// How the store holds it.
-    #[allow(dead_code)] // read by the MySQL dialect
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))] // read by the MySQL dialect
     pub(crate) storage: Storage,
 }
 
 /// One bind parameter, before a driver encodes it.
 #[derive(Clone, Debug, PartialEq)]
-#[allow(dead_code)] // `Bytes` and `Seconds` are MySQL's
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))] // `Bytes` and `Seconds` are MySQL's
 pub(crate) enum Param {
     /// A timestamp (the window bounds).
     Time(DateTime<Utc>),
@@ -129,8 +129,14 @@ pub(crate) trait Dialect: Debug + Send + Sync {
     /// The placeholder of the `n`-th parameter (1-based).
     fn placeholder(&self, n: usize) -> String;
 
-    /// The expression a dimension is selected, grouped and matched (`=`, `in`) by.
+    /// The expression a dimension is grouped and matched (`=`, `in`) by.
     fn key(&self, c: &Col) -> String;
+
+    /// The expression a dimension is selected as (a function of its
+    /// [`key`](Dialect::key), in a form the decoder reads unambiguously).
+    fn select(&self, c: &Col) -> String {
+        self.key(c)
+    }
 
     /// The expression a column is ordered and range-compared by, in [`Value`]'s order
     /// (except `Null`, which [`order`](Dialect::order) places).

@@ -55,6 +55,8 @@ mod decode;
 mod dialect;
 mod encode;
 mod error;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod raw;
 mod statement;
 
@@ -62,8 +64,20 @@ pub use aggregate::PgAggregate;
 pub use backend::PgBackend;
 pub use builder::PgBuilder;
 pub use config::PgConfig;
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use mysql::aggregate::MySqlAggregate;
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use mysql::backend::{MySqlBackend, MySqlBuilder, MySqlConfig};
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use mysql::raw::{MySqlRawBuilder, MySqlRawQuery};
 pub use raw::{PgRawBuilder, PgRawQuery};
 /// The `sqlx` this crate is built on, to build pools or run statements with the
 /// matching version.
 pub use sqlx;
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use sqlx::mysql::MySqlPool;
 pub use sqlx::postgres::PgPool;

@@ -104,11 +104,11 @@ impl AggregateStatement {
         let mut dimensions = Vec::new();
         for dim in spec.dimensions() {
             let c = col(&dim.name)?;
-            let key = d.key(&c);
-            if key == c.q {
-                select.push(key);
+            let expr = d.select(&c);
+            if expr == c.q {
+                select.push(expr);
             } else {
-                select.push(format!("{key} AS {}", c.q));
+                select.push(format!("{expr} AS {}", c.q));
             }
             dimensions.push(Dim {
                 name: dim.name.clone(),
@@ -348,7 +348,7 @@ impl BucketStatement {
         let mut select = vec![d.bucket(time, &mut b)];
         let mut targets = vec![("bucket".to_owned(), d.bucket_type())];
         for dim in dimensions {
-            select.push(d.key(&dim.col));
+            select.push(d.select(&dim.col));
             targets.push((dim.name.clone(), dim.col.t));
         }
         select.push("count(*)".to_owned());
