@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | *(always)* | [`livetable_core`] | the model, `TableQuery`, `Aggregate`, `MemorySource`, the runtime |
 //! | `sql` | `livetable_sql` | PostgreSQL backend (sqlx) |
+//! | `mysql` | `livetable_sql` | MySQL / MariaDB in the SQL backend (implies `sql`) |
 //! | `es` | `livetable_es` | Elasticsearch / OpenSearch backend |
 //! | `http` | `livetable_http` | axum router: JSON, CSV, server-sent events, the live page |
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -23,7 +24,7 @@ pub use livetable_core::*;
 #[cfg_attr(docsrs, doc(cfg(feature = "es")))]
 pub use livetable_es as es;
 
-/// The PostgreSQL backend (feature `sql`).
+/// The SQL backend: PostgreSQL (feature `sql`), MySQL / MariaDB (feature `mysql`).
 #[cfg(feature = "sql")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sql")))]
 pub use livetable_sql as sql;

@@ -11,7 +11,7 @@ use livetable::parse_window;
 /// few seconds and served as a live web page.
 ///
 /// With no argument it needs nothing: an in-memory table fed by a synthetic traffic
-/// generator. `--source postgres` or `--source elasticsearch` reads a store instead
+/// generator. `--source postgres`, `mysql` or `elasticsearch` reads a store instead
 /// (`--load-demo-data` fills it); `--tcpdump-stdin` aggregates real traffic:
 ///
 ///     sudo tcpdump -l -nn -tt -i any | cargo run --release --example tcpdump -- --tcpdump-stdin
@@ -77,11 +77,12 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = WindowEnd::Now)]
     pub(crate) window_end: WindowEnd,
 
-    /// PostgreSQL connection URL (`postgres://user:password@host:port/database`).
+    /// PostgreSQL or MySQL / MariaDB connection URL
+    /// (`postgres://user:password@host:port/database`, `mysql://user@host/database`).
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
 
-    /// PostgreSQL table of packets (`name` or `schema.name`).
+    /// PostgreSQL or MySQL table of packets (`name` or `schema.name`).
     #[arg(long, default_value = "packets")]
     pub(crate) table: String,
 
@@ -101,7 +102,7 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) es_insecure: bool,
 
-    /// Create the PostgreSQL table (with an index on ts) or the Elasticsearch index if
+    /// Create the PostgreSQL / MySQL table (with an index on ts) or the Elasticsearch index if
     /// missing, fill it with a past hour of synthetic packets, and keep adding RATE
     /// packets per second.
     #[arg(long)]
@@ -120,6 +121,8 @@ pub(crate) enum SourceKind {
     Memory,
     /// A PostgreSQL table (--database-url, --table).
     Postgres,
+    /// A MySQL or MariaDB table (--database-url mysql://…, --table).
+    Mysql,
     /// An Elasticsearch index (--es-url, --index).
     Elasticsearch,
 }
@@ -150,7 +153,7 @@ impl Args {
         }
         if self.load_demo_data && memory {
             return Err(
-                "--load-demo-data fills a store: add --source postgres or --source elasticsearch \
+                "--load-demo-data fills a store: add --source postgres, mysql or elasticsearch \
                  (the in-memory table is filled anyway)"
                     .into(),
             );
@@ -164,6 +167,25 @@ impl Args {
             return Err(
                 "--source postgres needs --database-url (or DATABASE_URL), e.g. \
                  postgres://postgres@127.0.0.1/test"
+                    .into(),
+            );
+        }
+        if self.source == SourceKind::Mysql && self.database_url.is_none() {
+            return Err(
+                "--source mysql needs --database-url (or DATABASE_URL), e.g. \
+                 mysql://root@127.0.0.1/test"
+                    .into(),
+            );
+        }
+        if self.source == SourceKind::Mysql
+            && self
+                .database_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("postgres"))
+        {
+            return Err(
+                "--source mysql takes a mysql:// URL in --database-url (DATABASE_URL may hold \
+                 the PostgreSQL one); e.g. mysql://root@127.0.0.1/test"
                     .into(),
             );
         }
@@ -284,5 +306,19 @@ mod tests {
                 .unwrap_err()
                 .contains("--es-url")
         );
+        assert!(
+            args(&["--source", "mysql", "--database-url", "postgres://x/y"])
+                .unwrap_err()
+                .contains("mysql://")
+        );
+        let a = args(&[
+            "--source",
+            "mysql",
+            "--database-url",
+            "mysql://root@127.0.0.1/test",
+            "--load-demo-data",
+        ])
+        .unwrap();
+        assert_eq!(a.source, SourceKind::Mysql);
     }
 }

@@ -20,6 +20,9 @@
 //! # PostgreSQL: create and fill a table, then keep adding packets
 //! cargo run --release --example tcpdump -- --source postgres \
 //!     --database-url postgres://postgres@127.0.0.1/test --load-demo-data
+//! # MySQL / MariaDB
+//! cargo run --release --example tcpdump -- --source mysql \
+//!     --database-url mysql://root@127.0.0.1/test --load-demo-data
 //! # Elasticsearch
 //! cargo run --release --example tcpdump -- --source elasticsearch \
 //!     --es-url http://elastic:changeme@localhost:9200 --index packets --load-demo-data
@@ -83,6 +86,7 @@ pub(crate) fn packet_spec(window: Duration, top: usize) -> Result<Aggregate> {
 async fn source(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
     match args.source {
         SourceKind::Postgres => stores::postgres(args, spec).await,
+        SourceKind::Mysql => stores::mysql(args, spec).await,
         SourceKind::Elasticsearch => stores::elasticsearch(args, spec).await,
         SourceKind::Memory => {
             let longest = args.windows().last().copied().unwrap_or(args.window);
@@ -157,7 +161,10 @@ fn hint(args: &Args, e: &livetable::Error) -> &'static str {
         // A bad setting: the message names it.
         return "";
     }
-    if message.contains("does not exist") || message.contains("no such index") {
+    if message.contains("does not exist")
+        || message.contains("doesn't exist")
+        || message.contains("no such index")
+    {
         if args.load_demo_data {
             return "";
         }

@@ -1,5 +1,6 @@
-//! The PostgreSQL and Elasticsearch sources, and `--load-demo-data`: create the table
-//! or index, fill it with a past hour of synthetic packets, keep adding live ones.
+//! The PostgreSQL, MySQL / MariaDB and Elasticsearch sources, and `--load-demo-data`:
+//! create the table or index, fill it with a past hour of synthetic packets, keep
+//! adding live ones.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -11,8 +12,9 @@ use elasticsearch::indices::IndicesCreateParts;
 use elasticsearch::{BulkParts, Elasticsearch};
 use livetable::{Aggregate, Error, ErrorKind, Result, SharedQuery};
 use livetable_es::{EsBuilder, EsClient};
-use livetable_sql::PgBackend;
-use livetable_sql::sqlx::{self, AssertSqlSafe, PgPool};
+use livetable_sql::sqlx::mysql::{MySqlArguments, MySqlPool};
+use livetable_sql::sqlx::{self, Arguments as _, AssertSqlSafe, PgPool};
+use livetable_sql::{MySqlBackend, PgBackend};
 use livetable_testkit::workload::{LiveTraffic, Packet, Workload};
 use serde_json::json;
 use tracing::{info, warn};
@@ -62,6 +64,11 @@ pub(crate) async fn postgres(args: &Args, spec: Aggregate) -> Result<SharedQuery
 
 /// `name` or `schema.name`, each part quoted as PostgreSQL identifiers.
 fn quote_table(name: &str) -> Result<String> {
+    quote_table_with(name, '"')
+}
+
+/// `name` or `schema.name` of letters, digits and `_`, each part quoted with `quote`.
+fn quote_table_with(name: &str, quote: char) -> Result<String> {
     let parts: Vec<&str> = name.split('.').collect();
     let valid = |p: &str| {
         !p.is_empty()
@@ -75,7 +82,7 @@ fn quote_table(name: &str) -> Result<String> {
     }
     Ok(parts
         .iter()
-        .map(|p| format!("\"{p}\""))
+        .map(|p| format!("{quote}{p}{quote}"))
         .collect::<Vec<_>>()
         .join("."))
 }
@@ -160,6 +167,115 @@ async fn insert(pool: &PgPool, table: &str, packets: &[Packet]) -> Result<()> {
         .execute(pool)
         .await
         .map_err(|e| pg_error(&format!("INSERT INTO {table}"), e))?;
+    Ok(())
+}
+
+/// The MySQL / MariaDB source for `spec`, after `--load-demo-data` if asked.
+pub(crate) async fn mysql(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
+    let url = args.database_url.clone().unwrap_or_default();
+    let db = MySqlBackend::builder()
+        .url(url)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .statement_timeout(Duration::from_secs(30))
+        .build()?;
+    // Validates the table name before anything is created with it.
+    let query = db.aggregate(&args.table, spec)?;
+    if args.load_demo_data {
+        let table = quote_table_with(&args.table, '`')?;
+        create_mysql_table(db.pool(), &args.table, &table).await?;
+        let started = Instant::now();
+        let packets = Workload::new(args.seed).generate(args.prefill(), Utc::now());
+        for chunk in packets.chunks(MYSQL_BATCH) {
+            insert_mysql(db.pool(), &table, chunk).await?;
+        }
+        info!(
+            rows = packets.len(),
+            table = %args.table,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded a past hour of demo packets"
+        );
+        let (pool, seed, rate) = (db.pool().clone(), args.seed, args.rate);
+        stream(seed, rate, move |packets| {
+            let (pool, table) = (pool.clone(), table.clone());
+            async move {
+                for chunk in packets.chunks(MYSQL_BATCH) {
+                    insert_mysql(&pool, &table, chunk).await?;
+                }
+                Ok(())
+            }
+        });
+    }
+    Ok(std::sync::Arc::new(query))
+}
+
+/// Rows per MySQL INSERT: 7 parameters a row, under the protocol's 65,535.
+const MYSQL_BATCH: usize = 5_000;
+
+fn mysql_error(what: &str, e: sqlx::Error) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("MySQL: {e} (while running `{what}`)"),
+    )
+    .with_context("backend", "mysql")
+}
+
+/// The packets table: addresses as 4/16 bytes (`VARBINARY(16)`, which MySQL and
+/// MariaDB both have), an index on ts.
+async fn create_mysql_table(pool: &MySqlPool, name: &str, table: &str) -> Result<()> {
+    if let Some((database, _)) = table.split_once('.') {
+        let sql = format!("CREATE DATABASE IF NOT EXISTS {database}");
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .execute(pool)
+            .await
+            .map_err(|e| mysql_error(&sql, e))?;
+    }
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {table} (ts DATETIME(6) NOT NULL, \
+         source_ip VARBINARY(16), source_port INT, destination_ip VARBINARY(16), \
+         destination_port INT, protocol VARCHAR(16), size INT, INDEX (ts))"
+    );
+    sqlx::query(AssertSqlSafe(sql.clone()))
+        .execute(pool)
+        .await
+        .map_err(|e| mysql_error(&sql, e))?;
+    info!(table = name, "table ready (with an index on ts)");
+    Ok(())
+}
+
+fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+/// One multi-row `INSERT … VALUES (?, …), …`.
+async fn insert_mysql(pool: &MySqlPool, table: &str, packets: &[Packet]) -> Result<()> {
+    if packets.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO {table} (ts, source_ip, source_port, destination_ip, destination_port, \
+         protocol, size) VALUES {}",
+        vec!["(?, ?, ?, ?, ?, ?, ?)"; packets.len()].join(", ")
+    );
+    let mut args = MySqlArguments::default();
+    for p in packets {
+        let added = args
+            .add(p.ts.naive_utc())
+            .and_then(|()| args.add(ip_bytes(p.source_ip)))
+            .and_then(|()| args.add(i32::from(p.source_port)))
+            .and_then(|()| args.add(ip_bytes(p.destination_ip)))
+            .and_then(|()| args.add(i32::from(p.destination_port)))
+            .and_then(|()| args.add(p.protocol))
+            .and_then(|()| args.add(i32::try_from(p.size).unwrap_or(i32::MAX)));
+        added
+            .map_err(|e| Error::new(ErrorKind::Unexpected, format!("cannot bind a packet: {e}")))?;
+    }
+    sqlx::query_with(AssertSqlSafe(sql), args)
+        .execute(pool)
+        .await
+        .map_err(|e| mysql_error(&format!("INSERT INTO {table}"), e))?;
     Ok(())
 }
 

@@ -1,17 +1,44 @@
-//! [`PgAggregate`]: an [`Aggregate`] over a PostgreSQL table as a [`TableQuery`].
+//! [`PgAggregate`]: an [`Aggregate`] over a PostgreSQL table as a [`TableQuery`] and a
+//! [`BucketQuery`].
 
 use std::sync::Arc;
 
-use livetable_core::{Aggregate, FetchContext, Fetched, Result, Schema, TableQuery};
-use sqlx::AssertSqlSafe;
+use livetable_core::{
+    Aggregate, BucketQuery, BucketRequest, BucketRow, FetchContext, Fetched, Result, Schema,
+    TableQuery,
+};
 use sqlx::postgres::PgPool;
+use sqlx::{AssertSqlSafe, Row as _};
 
-use crate::decode::decode_row;
+use crate::decode::{decode_row, decode_value};
+use crate::dialect::{Postgres, Storage};
+use crate::encode::pg_arguments;
 use crate::statement::AggregateStatement;
 
 /// An [`Aggregate`] computed by PostgreSQL: each fetch runs one `SELECT … GROUP BY …
 /// ORDER BY … LIMIT …` with the window, the filters and the limit bound as parameters.
 /// Made by [`PgBackend::aggregate`](crate::PgBackend::aggregate).
+///
+/// It also answers per time bucket ([`BucketQuery`]), so a bucket cache can sit in
+/// front of it: one statement,
+///
+/// ```sql
+/// SELECT date_bin($1::interval, "ts", '1970-01-01 00:00:00+00'), dimensions…,
+///        count(*), sum(x)::int8, count(x), min(y), …
+/// FROM table WHERE "ts" >= $2 AND "ts" < $3 AND <static filters>
+/// GROUP BY 1, dimensions…
+/// ```
+///
+/// Buckets start at whole multiples of the width since the Unix epoch. The origin
+/// literal takes the time column's type: for `timestamptz` it is the epoch; for
+/// `timestamp` (without time zone) it is `1970-01-01 00:00:00` and the column's values
+/// are taken as UTC, so such a column must hold UTC times (the window bounds are
+/// compared with it in UTC too, the session time zone sqlx sets). A `sum` (or the sum
+/// behind an `avg`) over integers is an `int8` per bucket and fails instead of
+/// wrapping when one bucket's sum overflows; `count_distinct` cannot be answered per
+/// bucket (distinct counts do not add up), so a spec with one is refused with an
+/// [`Unsupported`](livetable_core::ErrorKind::Unsupported) error: use the direct mode
+/// for it.
 #[derive(Debug, Clone)]
 pub struct PgAggregate {
     pool: PgPool,
@@ -22,7 +49,7 @@ pub struct PgAggregate {
 
 impl PgAggregate {
     pub(crate) fn new(pool: PgPool, table: &str, spec: Aggregate) -> Result<Self> {
-        let statement = AggregateStatement::new(table, &spec)?;
+        let statement = AggregateStatement::new(&Postgres, table, &spec, &|_| Storage::Native)?;
         Ok(PgAggregate {
             pool,
             spec: Arc::new(spec),
@@ -38,7 +65,13 @@ impl PgAggregate {
 
     /// The SQL text a fetch with `ctx` runs (for logs and `EXPLAIN`).
     pub fn sql(&self, ctx: &FetchContext) -> Result<String> {
-        Ok(self.statement.render(ctx)?.0)
+        Ok(self.statement.render(ctx)?.sql)
+    }
+
+    /// The SQL text a [`fetch_buckets`](BucketQuery::fetch_buckets) runs, or the
+    /// error saying why this spec cannot be answered per bucket.
+    pub fn bucket_sql(&self) -> Result<String> {
+        Ok(self.statement.bucket()?.sql().to_owned())
     }
 }
 
@@ -48,10 +81,11 @@ impl TableQuery for PgAggregate {
     }
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
-        let (sql, args) = self.statement.render(ctx)?;
-        tracing::trace!(table = %self.table, %sql, "fetching");
+        let rendered = self.statement.render(ctx)?;
+        let args = pg_arguments(&rendered.params)?;
+        tracing::trace!(table = %self.table, sql = %rendered.sql, "fetching");
         // The text holds only identifiers quoted by `statement`; values are parameters.
-        let rows = sqlx::query_with(AssertSqlSafe(sql), args)
+        let rows = sqlx::query_with(AssertSqlSafe(rendered.sql), args)
             .fetch_all(&self.pool)
             .await
             .map_err(|e| crate::error::map(e).with_context("table", &self.table))?;
@@ -62,5 +96,43 @@ impl TableQuery for PgAggregate {
             .collect::<Result<Vec<_>>>()
             .map_err(|e| e.with_context("table", &self.table))?;
         Ok(Fetched::new(rows))
+    }
+}
+
+impl BucketQuery for PgAggregate {
+    fn spec(&self) -> &Aggregate {
+        &self.spec
+    }
+
+    async fn fetch_buckets(&self, request: &BucketRequest) -> Result<Vec<BucketRow>> {
+        let with_table = |e: livetable_core::Error| e.with_context("table", &self.table);
+        let statement = self.statement.bucket().map_err(with_table)?;
+        let rendered = statement.render(request).map_err(with_table)?;
+        let args = pg_arguments(&rendered.params)?;
+        tracing::trace!(table = %self.table, sql = %rendered.sql, "fetching buckets");
+        // The text holds only identifiers quoted by `statement`; values are parameters.
+        let rows = sqlx::query_with(AssertSqlSafe(rendered.sql), args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| with_table(crate::error::map(e)))?;
+        let targets = statement.targets();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.len() != targets.len() {
+                return Err(with_table(livetable_core::Error::invalid_spec(format!(
+                    "the bucket statement returns {} columns; expected {}",
+                    row.len(),
+                    targets.len()
+                ))));
+            }
+            let mut cells = Vec::with_capacity(targets.len());
+            for (i, (name, t)) in targets.iter().enumerate() {
+                let raw = row.try_get_raw(i).map_err(crate::error::map)?;
+                let type_info = sqlx::Column::type_info(&row.columns()[i]);
+                cells.push(decode_value(raw, type_info, name, *t).map_err(with_table)?);
+            }
+            out.push(statement.row(cells).map_err(with_table)?);
+        }
+        Ok(out)
     }
 }

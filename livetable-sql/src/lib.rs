@@ -10,6 +10,9 @@
 //!   (byte order for text, `Null` first ascending, dimensions as the tie-break).
 //! - Decoding of int2/int4/int8, numeric, float4/float8, text/varchar, bool, inet and
 //!   timestamp(tz) into [`Value`](livetable_core::Value)s.
+//! - Per-time-bucket partial aggregates ([`BucketQuery`](livetable_core::BucketQuery) on
+//!   [`PgAggregate`]) for the bucket cache: one `date_bin` statement grouped by bucket
+//!   and dimensions, fully parameterised like the direct one.
 //! - Errors mapped onto livetable's kinds: connection failures are `unavailable` and
 //!   retryable, `statement_timeout` is `timeout`, unknown tables and columns are
 //!   `invalid_spec` with the server's message.
@@ -49,7 +52,11 @@ mod backend;
 mod builder;
 mod config;
 mod decode;
+mod dialect;
+mod encode;
 mod error;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod raw;
 mod statement;
 
@@ -57,8 +64,20 @@ pub use aggregate::PgAggregate;
 pub use backend::PgBackend;
 pub use builder::PgBuilder;
 pub use config::PgConfig;
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use mysql::aggregate::MySqlAggregate;
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use mysql::backend::{MySqlBackend, MySqlBuilder, MySqlConfig};
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use mysql::raw::{MySqlRawBuilder, MySqlRawQuery};
 pub use raw::{PgRawBuilder, PgRawQuery};
 /// The `sqlx` this crate is built on, to build pools or run statements with the
 /// matching version.
 pub use sqlx;
+#[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
+pub use sqlx::mysql::MySqlPool;
 pub use sqlx::postgres::PgPool;

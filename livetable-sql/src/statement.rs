@@ -1,57 +1,36 @@
-//! Builds the SQL text and bind parameters of an [`Aggregate`] fetch.
+//! Builds the SQL text and bind parameters of an [`Aggregate`] fetch, for any
+//! [`Dialect`]: the direct statement (one row per group over the window) and the
+//! bucketed one (one row per time bucket and group, for the bucket cache).
 //!
-//! Identifiers come only from the validated spec and are quoted here; every value
-//! (window bounds, filter values, the limit) is a bind parameter. The text depends only
-//! on the spec and on the *shape* of the viewer's filters (which columns, which
-//! operators, whether a `Null` is matched), so sqlx's per-connection cache of prepared
-//! statements, keyed by the text, prepares each shape once.
+//! Identifiers come only from the validated spec and are quoted by the dialect; every
+//! value (window bounds, filter values, the limit, the bucket width) is a bind
+//! parameter. The text depends only on the spec and on the *shape* of the viewer's
+//! filters (which columns, which operators, whether a `Null` is matched, and for
+//! dialects without array parameters how many values an `in` has), so the drivers'
+//! per-connection caches of prepared statements, keyed by the text, prepare each shape
+//! once.
 //!
-//! The statement reproduces [`Aggregate`]'s semantics exactly:
+//! The statement reproduces [`Aggregate`]'s semantics exactly, in every dialect:
 //! - `start <= time < end`;
-//! - text keys sort by bytes (`COLLATE "C"`), `Null` first ascending and last
-//!   descending (written out: PostgreSQL's defaults are the opposite);
+//! - text keys are grouped, matched and sorted by bytes, `Null` first ascending and
+//!   last descending;
 //! - the dimensions break ties, ascending;
 //! - `eq` / `in` match `Null` to `Null` (`IS NULL`), a range never matches `Null`;
-//! - `sum` over integers is cast back to `int8` (the cast fails instead of wrapping
-//!   when the sum overflows), `avg` is `float8`.
+//! - a `sum` over integers is a 64-bit integer and fails instead of wrapping when it
+//!   overflows, an `avg` is a float.
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use livetable_core::{
-    Aggregate, DataType, Direction, Error, ErrorKind, FetchContext, Filter, MetricKind, Result,
-    Value,
+    Aggregate, BucketRequest, BucketRow, DataType, Direction, Error, ErrorKind, FetchContext,
+    Filter, MetricKind, Partial, Result, Value,
 };
-use sqlx::Arguments as _;
-use sqlx::postgres::PgArguments;
 
-/// PostgreSQL truncates longer identifiers (NAMEDATALEN - 1), which could silently
-/// name another column.
-const MAX_IDENT_BYTES: usize = 63;
-
-/// Quotes one identifier: `"` doubled, the whole in double quotes. Rejects names
-/// PostgreSQL cannot hold (empty, a NUL byte, longer than 63 bytes).
-pub(crate) fn quote_ident(name: &str, what: &str) -> Result<String> {
-    let bad = |why: &str| {
-        Err(
-            Error::invalid_spec(format!("{what} `{}` {why}", name.escape_debug()))
-                .with_context("column", name),
-        )
-    };
-    if name.is_empty() {
-        return bad("is empty");
-    }
-    if name.contains('\0') {
-        return bad("contains a NUL character, which PostgreSQL identifiers cannot hold");
-    }
-    if name.len() > MAX_IDENT_BYTES {
-        return bad("is longer than PostgreSQL's 63-byte identifier limit");
-    }
-    Ok(format!("\"{}\"", name.replace('"', "\"\"")))
-}
+use crate::dialect::{Binder, Col, Dialect, Param, Slot, Storage};
 
 /// Quotes a table name, `table` or `schema.table`, each part as an identifier.
-pub(crate) fn quote_table(name: &str) -> Result<String> {
+pub(crate) fn quote_table(d: &dyn Dialect, name: &str) -> Result<String> {
     let parts: Vec<&str> = name.split('.').collect();
     if parts.len() > 2 {
         return Err(Error::invalid_spec(format!(
@@ -61,142 +40,147 @@ pub(crate) fn quote_table(name: &str) -> Result<String> {
     }
     let quoted = parts
         .iter()
-        .map(|p| quote_ident(p, "table name part"))
+        .map(|p| d.quote_ident(p, "table name part"))
         .collect::<Result<Vec<_>>>()
         .map_err(|e| e.with_context("table", name))?;
     Ok(quoted.join("."))
 }
 
-/// One bind parameter, before encoding.
-#[derive(Clone, Debug, PartialEq)]
-enum Param {
-    Time(DateTime<Utc>),
-    Scalar(Value),
-    /// The non-null values of an `in` filter, all of `DataType`.
-    Array(DataType, Vec<Value>),
-    Limit(Option<i64>),
+/// A statement's text and its parameters, in order.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<Param>,
 }
 
-/// The parts of one spec's statement that do not depend on the view.
+/// A dimension: its name and column.
+#[derive(Debug)]
+struct Dim {
+    name: String,
+    col: Col,
+}
+
+/// The parts of one spec's statements that do not depend on the view.
 #[derive(Debug)]
 pub(crate) struct AggregateStatement {
-    /// `SELECT … FROM … WHERE time >= $1 AND time < $2`, then the static filters.
+    dialect: &'static dyn Dialect,
+    /// `SELECT … FROM … WHERE time >= ? AND time < ?`, then the static filters.
     head: String,
-    /// The static filters' values, bound as `$3…`.
-    static_params: Vec<Param>,
+    /// The parameters of `head`.
+    head_params: Binder,
     /// ` GROUP BY … ORDER BY …`.
     tail: String,
-    /// The dimensions: name, quoted name, type (for the viewer's filters).
-    dimensions: Vec<(String, String, DataType)>,
+    dimensions: Vec<Dim>,
     spec_limit: Option<usize>,
+    /// The bucketed statement, or why this spec has none (`Error` is not `Clone`:
+    /// kept as its kind, message and column).
+    bucket: std::result::Result<BucketStatement, (ErrorKind, String, Option<String>)>,
 }
 
 impl AggregateStatement {
-    /// Prepares the view-independent parts for `spec` over `table`.
-    pub(crate) fn new(table: &str, spec: &Aggregate) -> Result<Self> {
-        let table = quote_table(table)?;
-        let time = quote_ident(spec.time_column(), "time column")?;
-        let input = |name: &str| quote_ident(name, "column");
+    /// Prepares the view-independent parts for `spec` over `table`; `storage` says how
+    /// the store holds a column (by name), for dialects with several ways.
+    pub(crate) fn new(
+        dialect: &'static dyn Dialect,
+        table: &str,
+        spec: &Aggregate,
+        storage: &dyn Fn(&str) -> Storage,
+    ) -> Result<Self> {
+        let d = dialect;
+        let table = quote_table(d, table)?;
+        let time = d.quote_ident(spec.time_column(), "time column")?;
+        let col = |name: &str| -> Result<Col> {
+            let t = spec.input_type(name).ok_or_else(|| {
+                Error::invalid_spec(format!("unknown column `{name}`")).with_context("column", name)
+            })?;
+            Ok(Col {
+                q: d.quote_ident(name, "column")?,
+                t,
+                storage: storage(name),
+            })
+        };
 
         let mut select = Vec::new();
         let mut dimensions = Vec::new();
-        for d in spec.dimensions() {
-            let q = input(&d.name)?;
-            select.push(q.clone());
-            dimensions.push((d.name.clone(), q, d.data_type));
+        for dim in spec.dimensions() {
+            let c = col(&dim.name)?;
+            let expr = d.select(&c);
+            if expr == c.q {
+                select.push(expr);
+            } else {
+                select.push(format!("{expr} AS {}", c.q));
+            }
+            dimensions.push(Dim {
+                name: dim.name.clone(),
+                col: c,
+            });
         }
-        for (m, input_pos) in spec.metrics().iter().zip(spec.metric_inputs()) {
-            let alias = quote_ident(&m.name, "metric")?;
-            let column = match (input_pos, &m.column) {
-                (Some(_), Some(c)) => Some((input(c)?, spec.input_type(c))),
-                _ => None,
-            };
-            let expr = match (m.kind, column) {
-                (MetricKind::Count, _) => "count(*)".to_owned(),
-                (MetricKind::Sum, Some((c, Some(DataType::Int)))) => format!("sum({c})::int8"),
-                (MetricKind::Sum, Some((c, _))) => format!("sum({c})::float8"),
-                (MetricKind::Avg, Some((c, _))) => format!("avg({c})::float8"),
-                (MetricKind::Min, Some((c, _))) => format!("min({c})"),
-                (MetricKind::Max, Some((c, _))) => format!("max({c})"),
-                (MetricKind::CountDistinct, Some((c, _))) => format!("count(DISTINCT {c})"),
-                (kind, _) => {
-                    return Err(Error::new(
-                        ErrorKind::Unsupported,
-                        format!(
-                            "metric `{}`: {} is not supported by the PostgreSQL backend",
-                            m.name,
-                            kind.as_str()
-                        ),
-                    ));
-                }
-            };
+        for m in spec.metrics() {
+            let alias = d.quote_ident(&m.name, "metric")?;
+            let input = m.column.as_deref().map(col).transpose()?;
+            let expr = d
+                .metric(m.kind, input.as_ref())
+                .ok_or_else(|| unsupported_metric(d, &m.name, m.kind))?;
             select.push(format!("{expr} AS {alias}"));
         }
 
-        let mut head = format!(
-            "SELECT {} FROM {table} WHERE {time} >= $1 AND {time} < $2",
-            select.join(", ")
-        );
-        let mut static_params = Vec::new();
-        for f in spec.filters() {
-            let t = spec.input_type(f.column()).ok_or_else(|| {
-                Error::invalid_spec(format!("filter on unknown column `{}`", f.column()))
-            })?;
-            push_filter(&mut head, &mut static_params, 2, &input(f.column())?, t, f);
-        }
+        let mut head_params = Binder::new(d);
+        let mut head = format!("SELECT {} FROM {table}", select.join(", "));
+        where_clause(d, &mut head, &mut head_params, &time, spec, &col)?;
 
         // Order keys, then every dimension ascending as the tie-break.
         let mut order = Vec::new();
-        let dim_key = |(_, q, t): &(String, String, DataType), dir: Direction| {
-            let collate = if *t == DataType::Text {
-                " COLLATE \"C\""
-            } else {
-                ""
-            };
-            format!("{q}{collate} {}", direction_sql(dir))
-        };
         for o in spec.order_by() {
-            if let Some(d) = dimensions.iter().find(|(n, _, _)| *n == o.column) {
-                order.push(dim_key(d, o.direction));
+            if let Some(dim) = dimensions.iter().find(|dim| dim.name == o.column) {
+                order.push(d.order(&d.sort_key(&dim.col), o.direction));
             } else if let Some(i) = spec.schema().index_of(&o.column) {
                 // A metric: by position, so an input column of the same name cannot
                 // shadow the output.
-                order.push(format!("{} {}", i + 1, direction_sql(o.direction)));
+                order.push(d.order(&(i + 1).to_string(), o.direction));
             }
         }
-        for d in &dimensions {
-            if !spec.order_by().iter().any(|o| o.column == d.0) {
-                order.push(dim_key(d, Direction::Asc));
+        for dim in &dimensions {
+            if !spec.order_by().iter().any(|o| o.column == dim.name) {
+                order.push(d.order(&d.sort_key(&dim.col), Direction::Asc));
             }
         }
-        let group: Vec<&str> = dimensions.iter().map(|(_, q, _)| q.as_str()).collect();
+        let group: Vec<String> = dimensions.iter().map(|dim| d.key(&dim.col)).collect();
         let tail = format!(
             " GROUP BY {} ORDER BY {}",
             group.join(", "),
             order.join(", ")
         );
 
+        let bucket = BucketStatement::new(d, &table, &time, spec, &dimensions, &col).map_err(|e| {
+            (
+                e.kind(),
+                e.message().to_owned(),
+                e.context_value("column").map(str::to_owned),
+            )
+        });
         Ok(AggregateStatement {
+            dialect,
             head,
-            static_params,
+            head_params,
             tail,
             dimensions,
             spec_limit: spec.limit(),
+            bucket,
         })
     }
 
     /// The SQL text and its bind parameters for one fetch.
-    pub(crate) fn render(&self, ctx: &FetchContext) -> Result<(String, PgArguments)> {
+    pub(crate) fn render(&self, ctx: &FetchContext) -> Result<Rendered> {
+        let d = self.dialect;
         let mut sql = String::with_capacity(self.head.len() + self.tail.len() + 64);
         sql.push_str(&self.head);
-        let mut params = vec![Param::Time(ctx.window.start), Param::Time(ctx.window.end)];
-        params.extend(self.static_params.iter().cloned());
+        let mut b = self.head_params.clone();
         for f in &ctx.filters {
-            let Some((_, q, t)) = self.dimensions.iter().find(|(n, _, _)| n == f.column()) else {
+            let Some(dim) = self.dimensions.iter().find(|dim| dim.name == f.column()) else {
                 let names: Vec<String> = self
                     .dimensions
                     .iter()
-                    .map(|(n, _, _)| format!("`{n}`"))
+                    .map(|dim| format!("`{}`", dim.name))
                     .collect();
                 return Err(Error::invalid_parameter(format!(
                     "viewer filter on `{}`, which is not a dimension; filter on one of {}",
@@ -207,48 +191,76 @@ impl AggregateStatement {
             };
             // Viewer filters arrive normalised; normalising again is cheap and makes a
             // hand-built context safe to bind.
-            let f = f.clone().normalised(*t)?;
-            push_filter(&mut sql, &mut params, 0, q, *t, &f);
+            let f = f.clone().normalised(dim.col.t)?;
+            push_filter(d, &mut sql, &mut b, &dim.col, &f);
         }
         sql.push_str(&self.tail);
         let limit = match (self.spec_limit, ctx.limit) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        params.push(Param::Limit(
-            limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
-        ));
-        let _ = write!(sql, " LIMIT ${}", params.len());
-        Ok((sql, encode(&params)?))
+        let limit = d.limit(limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX)), &mut b);
+        sql.push_str(&limit);
+        let params = resolve(d, &b.slots, ctx.window.start, ctx.window.end, None)?;
+        Ok(Rendered { sql, params })
+    }
+
+    /// The bucketed statement, or an error saying why this spec cannot have one.
+    pub(crate) fn bucket(&self) -> Result<&BucketStatement> {
+        self.bucket.as_ref().map_err(|(kind, message, column)| {
+            let e =
+                Error::new(*kind, message.clone()).with_context("backend", self.dialect.backend());
+            match column {
+                Some(c) => e.with_context("column", c),
+                None => e,
+            }
+        })
     }
 }
 
-fn direction_sql(dir: Direction) -> &'static str {
-    match dir {
-        Direction::Asc => "ASC NULLS FIRST",
-        Direction::Desc => "DESC NULLS LAST",
-    }
+/// The error for a metric the dialect cannot compute.
+fn unsupported_metric(d: &dyn Dialect, name: &str, kind: MetricKind) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "metric `{name}`: {} is not supported by the {} backend",
+            kind.as_str(),
+            d.name()
+        ),
+    )
+    .with_context("column", name)
 }
 
-/// Appends ` AND <predicate>` for `f` on the quoted column `q` of type `t`, pushing its
-/// values onto `params`. `offset` is the number of parameters bound before `params[0]`,
-/// so the last pushed value is `$(offset + params.len())`.
-fn push_filter(
+/// ` WHERE time >= ? AND time < ?` and the spec's static filters.
+fn where_clause(
+    d: &dyn Dialect,
     sql: &mut String,
-    params: &mut Vec<Param>,
-    offset: usize,
-    q: &str,
-    t: DataType,
-    f: &Filter,
-) {
-    let placeholder = |params: &Vec<Param>| offset + params.len();
+    b: &mut Binder,
+    time: &str,
+    spec: &Aggregate,
+    col: &dyn Fn(&str) -> Result<Col>,
+) -> Result<()> {
+    let start = b.bind(Slot::Start);
+    let end = b.bind(Slot::End);
+    // On the bare column, so an index on it serves the range.
+    let _ = write!(sql, " WHERE {time} >= {start} AND {time} < {end}");
+    for f in spec.filters() {
+        push_filter(d, sql, b, &col(f.column())?, f);
+    }
+    Ok(())
+}
+
+/// Appends ` AND <predicate>` for `f` on the column `c`, binding its values.
+fn push_filter(d: &dyn Dialect, sql: &mut String, b: &mut Binder, c: &Col, f: &Filter) {
+    let q = &c.q;
     match f {
         Filter::Eq { value, .. } if value.is_null() => {
             let _ = write!(sql, " AND {q} IS NULL");
         }
         Filter::Eq { value, .. } => {
-            params.push(Param::Scalar(value.clone()));
-            let _ = write!(sql, " AND {q} = ${}", placeholder(params));
+            let key = d.key(c);
+            let n = b.value(d.key_param(c, value));
+            let _ = write!(sql, " AND {key} = {n}");
         }
         Filter::In { values, .. } => {
             let has_null = values.iter().any(Value::is_null);
@@ -256,100 +268,219 @@ fn push_filter(
             if non_null.is_empty() {
                 let _ = write!(sql, " AND {q} IS NULL");
             } else {
-                params.push(Param::Array(t, non_null));
-                let n = placeholder(params);
+                let is_in = d.in_list(&d.key(c), c, &non_null, b);
                 if has_null {
-                    let _ = write!(sql, " AND ({q} = ANY(${n}) OR {q} IS NULL)");
+                    let _ = write!(sql, " AND ({is_in} OR {q} IS NULL)");
                 } else {
-                    let _ = write!(sql, " AND {q} = ANY(${n})");
+                    let _ = write!(sql, " AND {is_in}");
                 }
             }
         }
         Filter::Range { gte, lt, .. } => {
-            // Text ranges compare bytes, like `Value`'s order.
-            let collate = if t == DataType::Text {
-                " COLLATE \"C\""
-            } else {
-                ""
-            };
+            let key = d.sort_key(c);
             for (bound, op) in [(gte, ">="), (lt, "<")] {
                 if let Some(v) = bound {
-                    params.push(Param::Scalar(v.clone()));
-                    let n = placeholder(params);
-                    let _ = write!(sql, " AND {q}{collate} {op} ${n}");
+                    let n = b.value(d.sort_key_param(c, v));
+                    let _ = write!(sql, " AND {key} {op} {n}");
                 }
             }
         }
     }
 }
 
-/// Encodes the parameters in order.
-fn encode(params: &[Param]) -> Result<PgArguments> {
-    let mut args = PgArguments::default();
-    for p in params {
-        let added = match p {
-            Param::Time(t) => args.add(*t),
-            Param::Limit(n) => args.add(*n),
-            Param::Scalar(v) => add_scalar(&mut args, v),
-            Param::Array(t, values) => add_array(&mut args, *t, values),
+/// The parameters for `slots`, given the window and the bucket width.
+fn resolve(
+    d: &dyn Dialect,
+    slots: &[Slot],
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    width: Option<std::time::Duration>,
+) -> Result<Vec<Param>> {
+    slots
+        .iter()
+        .map(|s| {
+            Ok(match s {
+                Slot::Start => Param::Time(start),
+                Slot::End => Param::Time(end),
+                Slot::Width => d.width_param(width.ok_or_else(|| {
+                    Error::new(ErrorKind::Unexpected, "a bucket width without a request")
+                })?)?,
+                Slot::Fixed(p) => p.clone(),
+            })
+        })
+        .collect()
+}
+
+/// What one metric contributes to a bucket row.
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    /// Nothing: a `count` is the row's event count.
+    Count,
+    /// Two cells: the sum and the number of non-null inputs.
+    Sum,
+    /// One cell: the min or max.
+    Extreme,
+}
+
+/// The bucketed statement of a spec: `SELECT bucket, keys, count(*), partials … GROUP
+/// BY 1, keys` over `start <= time < end` and the static filters.
+#[derive(Debug)]
+pub(crate) struct BucketStatement {
+    dialect: &'static dyn Dialect,
+    sql: String,
+    slots: Vec<Slot>,
+    /// Each result cell's name (for errors) and the type it is decoded as.
+    targets: Vec<(String, DataType)>,
+    dimensions: usize,
+    layout: Vec<Layout>,
+}
+
+impl BucketStatement {
+    fn new(
+        d: &'static dyn Dialect,
+        table: &str,
+        time: &str,
+        spec: &Aggregate,
+        dimensions: &[Dim],
+        col: &dyn Fn(&str) -> Result<Col>,
+    ) -> Result<Self> {
+        let mut b = Binder::new(d);
+        let mut select = vec![d.bucket(time, &mut b)];
+        let mut targets = vec![("bucket".to_owned(), d.bucket_type())];
+        for dim in dimensions {
+            select.push(d.select(&dim.col));
+            targets.push((dim.name.clone(), dim.col.t));
+        }
+        select.push("count(*)".to_owned());
+        targets.push(("count(*)".to_owned(), DataType::Int));
+        let mut layout = Vec::new();
+        for m in spec.metrics() {
+            let input = m.column.as_deref().map(col).transpose()?;
+            let expr = |kind| {
+                d.metric(kind, input.as_ref())
+                    .ok_or_else(|| unsupported_metric(d, &m.name, kind))
+            };
+            match (m.kind, &input) {
+                (MetricKind::Count, _) => layout.push(Layout::Count),
+                (MetricKind::Sum | MetricKind::Avg, Some(c)) => {
+                    select.push(expr(MetricKind::Sum)?);
+                    let t = if c.t == DataType::Int {
+                        DataType::Int
+                    } else {
+                        DataType::Float
+                    };
+                    targets.push((m.name.clone(), t));
+                    select.push(format!("count({})", c.q));
+                    targets.push((format!("count({})", m.name), DataType::Int));
+                    layout.push(Layout::Sum);
+                }
+                (MetricKind::Min | MetricKind::Max, Some(c)) => {
+                    select.push(expr(m.kind)?);
+                    targets.push((m.name.clone(), c.t));
+                    layout.push(Layout::Extreme);
+                }
+                (MetricKind::CountDistinct, _) => {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        format!(
+                            "metric `{}`: count_distinct cannot be answered per time bucket: \
+                             the bucket cache cannot merge distinct counts across buckets; \
+                             use the direct mode for this table",
+                            m.name
+                        ),
+                    )
+                    .with_context("column", &m.name));
+                }
+                (kind, None) => {
+                    return Err(Error::invalid_spec(format!(
+                        "metric `{}`: {} needs an input column",
+                        m.name,
+                        kind.as_str()
+                    )));
+                }
+                (kind, Some(_)) => return Err(unsupported_metric(d, &m.name, kind)),
+            }
+        }
+        let mut sql = format!("SELECT {} FROM {table}", select.join(", "));
+        where_clause(d, &mut sql, &mut b, time, spec, col)?;
+        let group: Vec<String> = dimensions.iter().map(|dim| d.key(&dim.col)).collect();
+        sql.push_str(" GROUP BY 1");
+        for g in group {
+            let _ = write!(sql, ", {g}");
+        }
+        Ok(BucketStatement {
+            dialect: d,
+            sql,
+            slots: b.slots,
+            targets,
+            dimensions: dimensions.len(),
+            layout,
+        })
+    }
+
+    /// The SQL text and parameters for `request`.
+    pub(crate) fn render(&self, request: &BucketRequest) -> Result<Rendered> {
+        let params = resolve(
+            self.dialect,
+            &self.slots,
+            request.range.start,
+            request.range.end,
+            Some(request.width),
+        )?;
+        Ok(Rendered {
+            sql: self.sql.clone(),
+            params,
+        })
+    }
+
+    /// The SQL text (for logs and `EXPLAIN`).
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// Each result cell's name and the type to decode it as, in order.
+    pub(crate) fn targets(&self) -> &[(String, DataType)] {
+        &self.targets
+    }
+
+    /// Assembles one decoded result row (cells in [`targets`](Self::targets) order).
+    pub(crate) fn row(&self, cells: Vec<Value>) -> Result<BucketRow> {
+        let bad = |why: String| Error::new(ErrorKind::Unexpected, why);
+        if cells.len() != self.targets.len() {
+            return Err(bad(format!(
+                "a bucket row of {} cells; expected {}",
+                cells.len(),
+                self.targets.len()
+            )));
+        }
+        let mut cells = cells.into_iter();
+        let mut next = || cells.next().unwrap_or(Value::Null);
+        let count = |v: Value, what: &str| -> Result<u64> {
+            v.as_i64()
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| bad(format!("{what} is {v:?}, not a count")))
         };
-        added.map_err(|e| {
-            Error::new(
-                ErrorKind::Unexpected,
-                format!("cannot bind a parameter: {e}"),
-            )
-            .with_context("backend", crate::error::BACKEND)
-        })?;
-    }
-    Ok(args)
-}
-
-type AddResult = std::result::Result<(), sqlx::error::BoxDynError>;
-
-fn add_scalar(args: &mut PgArguments, v: &Value) -> AddResult {
-    match v {
-        Value::Bool(b) => args.add(*b),
-        Value::Int(i) => args.add(*i),
-        Value::Float(f) => args.add(*f),
-        Value::Text(s) => args.add(s.as_str()),
-        Value::Timestamp(t) => args.add(*t),
-        Value::Ip(ip) => args.add(*ip),
-        // Null values never become parameters (they are `IS NULL`), and a range drops
-        // null bounds; binding an untyped null would be ambiguous.
-        Value::Null => Err("a null value cannot be bound as a filter value".into()),
-    }
-}
-
-fn add_array(args: &mut PgArguments, t: DataType, values: &[Value]) -> AddResult {
-    fn collect<T>(
-        values: &[Value],
-        f: impl Fn(&Value) -> Option<T>,
-    ) -> std::result::Result<Vec<T>, sqlx::error::BoxDynError> {
-        values
-            .iter()
-            .map(|v| f(v).ok_or_else(|| format!("{v:?} does not fit the filtered column").into()))
-            .collect()
-    }
-    match t {
-        DataType::Bool => args.add(collect(values, |v| match v {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        })?),
-        DataType::Int => args.add(collect(values, Value::as_i64)?),
-        DataType::Float => args.add(collect(values, |v| match v {
-            Value::Float(f) => Some(*f),
-            _ => None,
-        })?),
-        DataType::Text => args.add(collect(values, |v| v.as_str().map(str::to_owned))?),
-        DataType::Timestamp => args.add(collect(values, |v| match v {
-            Value::Timestamp(t) => Some(*t),
-            _ => None,
-        })?),
-        DataType::Ip => args.add(collect(values, |v| match v {
-            Value::Ip(ip) => Some(*ip),
-            _ => None,
-        })?),
-        other => Err(format!("filters on {other} columns are not supported").into()),
+        let start = match next() {
+            Value::Timestamp(t) => t,
+            Value::Int(secs) => DateTime::from_timestamp(secs, 0)
+                .ok_or_else(|| bad(format!("bucket start {secs} s is out of range")))?,
+            other => return Err(bad(format!("bucket start is {other:?}, not a time"))),
+        };
+        let key: Vec<Value> = (0..self.dimensions).map(|_| next()).collect();
+        let events = count(next(), "count(*)")?;
+        let mut partials = Vec::with_capacity(self.layout.len());
+        for l in &self.layout {
+            partials.push(match l {
+                Layout::Count => Partial::Count,
+                Layout::Sum => {
+                    let sum = next();
+                    let values = count(next(), "a sum's value count")?;
+                    Partial::Sum { sum, values }
+                }
+                Layout::Extreme => Partial::Extreme(next()),
+            });
+        }
+        Ok(BucketRow::new(start, key, events).with_partials(partials))
     }
 }
 
@@ -357,8 +488,16 @@ fn add_array(args: &mut PgArguments, t: DataType, values: &[Value]) -> AddResult
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::dialect::Postgres;
+    use chrono::Utc;
     use livetable_core::{Metric, Window};
     use std::time::Duration;
+
+    const PG: &Postgres = &Postgres;
+
+    fn pg(table: &str, spec: &Aggregate) -> Result<AggregateStatement> {
+        AggregateStatement::new(PG, table, spec, &|_| Storage::Native)
+    }
 
     fn spec() -> Aggregate {
         Aggregate::builder()
@@ -382,21 +521,21 @@ mod tests {
 
     #[test]
     fn quotes_identifiers_and_rejects_what_postgres_cannot_hold() {
-        assert_eq!(quote_ident(r#"a"b"#, "column").unwrap(), r#""a""b""#);
+        assert_eq!(PG.quote_ident(r#"a"b"#, "column").unwrap(), r#""a""b""#);
         assert_eq!(
-            quote_table("public.packets").unwrap(),
+            quote_table(PG, "public.packets").unwrap(),
             r#""public"."packets""#
         );
-        assert!(quote_table("a.b.c").is_err());
-        assert!(quote_ident("x\0", "column").is_err());
+        assert!(quote_table(PG, "a.b.c").is_err());
+        assert!(PG.quote_ident("x\0", "column").is_err());
         let long = "x".repeat(64);
-        let e = quote_ident(&long, "column").unwrap_err();
+        let e = PG.quote_ident(&long, "column").unwrap_err();
         assert!(e.message().contains("63-byte"), "{e}");
     }
 
     #[test]
     fn renders_one_parameterised_statement() {
-        let st = AggregateStatement::new("public.t", &spec()).unwrap();
+        let st = pg("public.t", &spec()).unwrap();
         let window = Window::ending_at(Utc::now(), Duration::from_secs(60)).unwrap();
         let ctx = FetchContext::new(window)
             .with_filters(vec![
@@ -404,7 +543,7 @@ mod tests {
                 Filter::is_in("port", [443, 80]),
             ])
             .with_limit(Some(5));
-        let (sql, args) = st.render(&ctx).unwrap();
+        let Rendered { sql, params } = st.render(&ctx).unwrap();
         assert_eq!(
             sql,
             "SELECT \"host\", \"port\", count(*) AS \"count\", sum(\"size\")::int8 AS \"size\", \
@@ -416,36 +555,98 @@ mod tests {
              ORDER BY 4 DESC NULLS LAST, \"host\" COLLATE \"C\" ASC NULLS FIRST, \"port\" ASC NULLS FIRST \
              LIMIT $6"
         );
-        assert_eq!(args.len(), 6);
+        assert_eq!(params.len(), 6);
     }
 
     #[test]
     fn the_text_depends_on_the_view_shape_not_its_values() {
-        let st = AggregateStatement::new("t", &spec()).unwrap();
+        let st = pg("t", &spec()).unwrap();
         let window = Window::ending_at(Utc::now(), Duration::from_secs(60)).unwrap();
         let view = |host: &str, limit: usize| {
             FetchContext::new(window)
                 .with_filters(vec![Filter::eq("host", host)])
                 .with_limit(Some(limit))
         };
-        let a = st.render(&view("a", 3)).unwrap().0;
-        assert_eq!(a, st.render(&view("'; DROP TABLE t; --", 9)).unwrap().0);
+        let a = st.render(&view("a", 3)).unwrap().sql;
+        assert_eq!(a, st.render(&view("'; DROP TABLE t; --", 9)).unwrap().sql);
         assert!(!a.contains("DROP"));
         // A null value is another shape (`IS NULL`), so it gets its own statement.
         let null = FetchContext::new(window).with_filters(vec![Filter::eq("host", Value::Null)]);
         assert!(
-            st.render(&null).unwrap().0.contains("\"host\" IS NULL AND")
+            st.render(&null)
+                .unwrap()
+                .sql
+                .contains("\"host\" IS NULL AND")
                 || st
                     .render(&null)
                     .unwrap()
-                    .0
+                    .sql
                     .contains("\"host\" IS NULL GROUP")
         );
     }
 
     #[test]
+    fn renders_the_bucketed_statement() {
+        let spec = Aggregate::builder()
+            .time_column("ts")
+            .window(Duration::from_secs(60))
+            .dimension("host", DataType::Text)
+            .field("size", DataType::Int)
+            .field("lat", DataType::Float)
+            .metric(Metric::count("count"))
+            .metric(Metric::avg("size", "size"))
+            .metric(Metric::max("lat", "lat"))
+            .filter(Filter::is_in("size", [Value::Int(1), Value::Null]))
+            .order_by("size", Direction::Desc)
+            .limit(10)
+            .build()
+            .unwrap();
+        let st = pg("public.t", &spec).unwrap();
+        let b = st.bucket().unwrap();
+        assert_eq!(
+            b.sql(),
+            "SELECT date_bin($1::interval, \"ts\", '1970-01-01 00:00:00+00'), \"host\", count(*), \
+             sum(\"size\")::int8, count(\"size\"), max(\"lat\") \
+             FROM \"public\".\"t\" WHERE \"ts\" >= $2 AND \"ts\" < $3 \
+             AND (\"size\" = ANY($4) OR \"size\" IS NULL) GROUP BY 1, \"host\""
+        );
+        let window = Window::ending_at(Utc::now(), Duration::from_secs(60)).unwrap();
+        let r = b
+            .render(&BucketRequest::new(window, Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(r.params[0], Param::Interval(Duration::from_secs(10)));
+        assert_eq!(r.params[1], Param::Time(window.start));
+        assert_eq!(r.params.len(), 4);
+        // A row: bucket, host, count(*), sum, count(size), max.
+        let t = window.start;
+        let row = b
+            .row(vec![
+                Value::Timestamp(t),
+                Value::from("a"),
+                Value::Int(3),
+                Value::Int(7),
+                Value::Int(2),
+                Value::Float(1.5),
+            ])
+            .unwrap();
+        assert_eq!(row.events, 3);
+        assert_eq!(
+            row.partials,
+            vec![
+                Partial::Count,
+                Partial::Sum {
+                    sum: Value::Int(7),
+                    values: 2
+                },
+                Partial::Extreme(Value::Float(1.5))
+            ]
+        );
+        assert!(b.row(vec![Value::Null]).is_err());
+    }
+
+    #[test]
     fn viewer_filters_on_metrics_are_rejected() {
-        let st = AggregateStatement::new("t", &spec()).unwrap();
+        let st = pg("t", &spec()).unwrap();
         let window = Window::ending_at(Utc::now(), Duration::from_secs(60)).unwrap();
         let ctx = FetchContext::new(window).with_filters(vec![Filter::eq("count", 3)]);
         let e = st.render(&ctx).unwrap_err();
