@@ -108,6 +108,17 @@ pub(crate) struct Args {
     #[arg(long)]
     pub(crate) load_demo_data: bool,
 
+    /// With a store: ask it for the whole window on every tick of every view (the
+    /// direct mode). By default a bucket cache asks only for the newest buckets on each
+    /// tick and merges every view in memory.
+    #[arg(long)]
+    pub(crate) direct: bool,
+
+    /// With a store and the cache: the most (bucket, group) entries it holds (about
+    /// 200 bytes each); past it the table goes stale with an error.
+    #[arg(long, default_value_t = livetable::DEFAULT_MAX_ENTRIES, value_name = "ENTRIES")]
+    pub(crate) cache_entries: usize,
+
     /// Require this bearer token for the page and the API (16+ characters; a browser
     /// opens the page once with `?token=…`).
     #[arg(long, env = "LIVETABLE_TOKEN", hide_env_values = true)]
@@ -155,6 +166,13 @@ impl Args {
             return Err(
                 "--load-demo-data fills a store: add --source postgres, mysql or elasticsearch \
                  (the in-memory table is filled anyway)"
+                    .into(),
+            );
+        }
+        if memory && self.direct {
+            return Err(
+                "--direct chooses how a store is queried: add --source postgres, mysql \
+                        or elasticsearch"
                     .into(),
             );
         }
@@ -320,5 +338,25 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.source, SourceKind::Mysql);
+    }
+
+    #[test]
+    fn direct_is_for_stores() {
+        assert!(
+            args(&["--direct"])
+                .unwrap_err()
+                .contains("--source postgres")
+        );
+        assert!(
+            args(&[
+                "--source",
+                "elasticsearch",
+                "--es-url",
+                "http://h:9200",
+                "--direct"
+            ])
+            .unwrap()
+            .direct
+        );
     }
 }

@@ -10,7 +10,9 @@ use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::indices::IndicesCreateParts;
 use elasticsearch::{BulkParts, Elasticsearch};
-use livetable::{Aggregate, Error, ErrorKind, Result, SharedQuery};
+use livetable::{
+    Aggregate, BucketCache, BucketQuery, Error, ErrorKind, Result, SharedQuery, TableQuery,
+};
 use livetable_es::{EsBuilder, EsClient};
 use livetable_sql::sqlx::mysql::{MySqlArguments, MySqlPool};
 use livetable_sql::sqlx::{self, Arguments as _, AssertSqlSafe, PgPool};
@@ -21,6 +23,27 @@ use tracing::{info, warn};
 
 use super::cli::Args;
 use super::traffic::Pacer;
+
+/// The store's source as the table's query: behind a bucket cache (one query for the
+/// newest buckets per tick, every view merged in memory), or, with `--direct`, asked
+/// for the whole window by every view on every tick.
+fn served<Q: BucketQuery + TableQuery>(args: &Args, query: Q) -> Result<SharedQuery> {
+    if args.direct {
+        return Ok(std::sync::Arc::new(query));
+    }
+    let longest = args.windows().last().copied().unwrap_or(args.window);
+    let cache = BucketCache::builder(query)
+        .retention(longest)
+        .max_entries(args.cache_entries)
+        .build()?;
+    info!(
+        bucket_width = ?cache.bucket_width(),
+        settle = ?cache.settle(),
+        retention = ?cache.retention(),
+        "bucket cache in front of the store (--direct turns it off)"
+    );
+    Ok(std::sync::Arc::new(cache))
+}
 
 /// How long connecting to a store may take at startup.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,7 +82,7 @@ pub(crate) async fn postgres(args: &Args, spec: Aggregate) -> Result<SharedQuery
             async move { insert(&pool, &table, &packets).await }
         });
     }
-    Ok(std::sync::Arc::new(query))
+    served(args, query)
 }
 
 /// `name` or `schema.name`, each part quoted as PostgreSQL identifiers.
@@ -205,7 +228,7 @@ pub(crate) async fn mysql(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
             }
         });
     }
-    Ok(std::sync::Arc::new(query))
+    served(args, query)
 }
 
 /// Rows per MySQL INSERT: 7 parameters a row, under the protocol's 65,535.
@@ -310,7 +333,7 @@ pub(crate) async fn elasticsearch(args: &Args, spec: Aggregate) -> Result<Shared
             async move { bulk(&es, &index, &packets).await }
         });
     }
-    Ok(std::sync::Arc::new(query))
+    served(args, query)
 }
 
 /// A client of the `elasticsearch` crate with the validated settings of `client`, for
