@@ -812,21 +812,32 @@ mod elasticsearch {
         (StatusCode::OK, body.to_string())
     }
 
-    /// The composite aggregation over the stored documents in the request's `ts` range
-    /// (every group in one page; the next page, asked with `after`, is empty).
+    /// The composite aggregation over the stored documents in the request's `ts` range,
+    /// paged by `after` in a fixed order of the keys (as a cluster pages). A
+    /// `date_histogram` source (the bucket cache's) keys each document by the start of
+    /// its `fixed_interval` bucket, in epoch milliseconds.
     async fn search(State(cluster): State<Shared>, body: Bytes) -> (StatusCode, String) {
         let Ok(request) = serde_json::from_slice::<Value>(&body) else {
             return complain(&cluster, "the search body is not JSON".into());
         };
         let groups = &request["aggs"]["groups"];
-        let sources: Vec<String> = groups["composite"]["sources"]
+        let sources: Vec<(String, Option<i64>)> = groups["composite"]["sources"]
             .as_array()
             .map(|s| {
                 s.iter()
-                    .filter_map(|o| o.as_object()?.keys().next().cloned())
+                    .filter_map(|o| {
+                        let (name, spec) = o.as_object()?.iter().next()?;
+                        let interval = spec["date_histogram"]["fixed_interval"]
+                            .as_str()
+                            .map(interval_ms);
+                        Some((name.clone(), interval))
+                    })
                     .collect()
             })
             .unwrap_or_default();
+        if let Some((name, _)) = sources.iter().find(|(_, i)| *i == Some(0)) {
+            return complain(&cluster, format!("bad fixed_interval in source {name}"));
+        }
         let range = request["query"]["bool"]["filter"]
             .as_array()
             .and_then(|f| f.iter().find_map(|c| c["range"].get("ts")))
@@ -846,9 +857,7 @@ mod elasticsearch {
                 "hits": {"max_score": null, "hits": []},
                 "aggregations": {"groups": {"buckets": []}}})
         };
-        if groups["composite"].get("after").is_some() {
-            return (StatusCode::OK, empty().to_string());
-        }
+        let after = groups["composite"].get("after").cloned();
         let c = cluster.lock().unwrap();
         let mut buckets: BTreeMap<String, (Value, Vec<&Value>)> = BTreeMap::new();
         for doc in &c.docs {
@@ -858,7 +867,13 @@ mod elasticsearch {
             }
             let key: serde_json::Map<String, Value> = sources
                 .iter()
-                .map(|s| (s.clone(), doc[s].clone()))
+                .map(|(s, interval)| match interval {
+                    Some(ms) => {
+                        let at = ts.timestamp_millis();
+                        (s.clone(), json!(at - at.rem_euclid(*ms)))
+                    }
+                    None => (s.clone(), doc[s].clone()),
+                })
                 .collect();
             let entry = buckets
                 .entry(Value::Object(key.clone()).to_string())
@@ -881,20 +896,35 @@ mod elasticsearch {
             }
             out.push(bucket);
         }
+        drop(c);
         let size = groups["composite"]["size"].as_u64().unwrap_or(10) as usize;
-        if out.len() > size {
-            drop(c);
-            return complain(
-                &cluster,
-                format!("{} groups, more than a page of {size}", out.len()),
-            );
-        }
+        let first = match &after {
+            None => 0,
+            Some(after) => match out.iter().position(|b| &b["key"] == after) {
+                Some(p) => p + 1,
+                None => return complain(&cluster, format!("`after` {after} is no key it sent")),
+            },
+        };
+        let out: Vec<Value> = out.into_iter().skip(first).take(size).collect();
         let mut answer = empty();
         if let Some(last) = out.last() {
             answer["aggregations"]["groups"]["after_key"] = last["key"].clone();
         }
         answer["aggregations"]["groups"]["buckets"] = Value::Array(out);
         (StatusCode::OK, answer.to_string())
+    }
+
+    /// `10s`, `1m`, `500ms` in milliseconds; 0 for anything else.
+    fn interval_ms(text: &str) -> i64 {
+        let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let n: i64 = digits.parse().unwrap_or(0);
+        match &text[digits.len()..] {
+            "ms" => n,
+            "s" => n * 1_000,
+            "m" => n * 60_000,
+            "h" => n * 3_600_000,
+            _ => 0,
+        }
     }
 
     #[test]
