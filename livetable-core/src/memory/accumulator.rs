@@ -546,6 +546,35 @@ impl LeadingScore {
     }
 }
 
+/// Whether two groups' slots hold the same partials, float sums equal within a relative
+/// 1e-9: a store may add the same floats in another order between two reads, which
+/// changes the last bits, not the data.
+pub(crate) fn same_partials(a: &[Slot], b: &[Slot]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (
+                Slot::FloatSum {
+                    sum: s1,
+                    n: n1,
+                    pos_inf: p1,
+                    neg_inf: m1,
+                    nan: z1,
+                },
+                Slot::FloatSum {
+                    sum: s2,
+                    n: n2,
+                    pos_inf: p2,
+                    neg_inf: m2,
+                    nan: z2,
+                },
+            ) => {
+                (n1, p1, m1, z1) == (n2, p2, m2, z2)
+                    && (s1 - s2).abs() <= 1e-9 * s1.abs().max(s2.abs()).max(1.0)
+            }
+            (x, y) => x == y,
+        })
+}
+
 /// Whether `v` replaces `cur` as the min (or max): `Null` never does and always loses.
 #[inline]
 fn better(kind: MetricKind, v: &Value, cur: &Value) -> bool {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use super::accumulator::{Plan, Slot};
+use super::accumulator::{Plan, Slot, same_partials};
 use super::groups::{Groups, Interner};
 use super::merged::MergedWindow;
 use super::select;
@@ -384,7 +384,7 @@ fn count_differences(
         differing += (0..n.len())
             .filter(|&r| {
                 o.find(n.hash(r), n.key(r))
-                    .is_none_or(|or| o.slots(or) != n.slots(r))
+                    .is_none_or(|or| !same_partials(o.slots(or), n.slots(r)))
             })
             .count();
         differing += (0..o.len())

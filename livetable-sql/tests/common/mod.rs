@@ -98,6 +98,11 @@ impl TestDb {
             .collect();
         self.exec(&format!("CREATE TABLE {table} ({})", defs.join(", ")))
             .await;
+        self.insert(table, columns, events).await;
+    }
+
+    /// Inserts `events` into an existing `table` of `columns`, as [`TestDb::load`] does.
+    pub async fn insert(&self, table: &str, columns: &[(&str, DataType)], events: &[Vec<Value>]) {
         let names: Vec<String> = columns.iter().map(|(n, _)| format!("\"{n}\"")).collect();
         let arrays: Vec<String> = columns
             .iter()
