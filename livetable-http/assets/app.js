@@ -471,7 +471,7 @@
     if (s.state === 'stale') {
       el.stale.hidden = false;
       el.stale.textContent = 'Stale since ' + time(s.since) + ': ' + s.error.message
-        + ' — showing the last good rows' + (s.error.retryable ? '; retrying.' : '.');
+        + ' — showing the last good rows.';
     } else {
       el.stale.hidden = true;
       el.stale.textContent = '';

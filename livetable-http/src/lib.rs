@@ -47,7 +47,10 @@
 //! ## Status
 //! `{"state":"loading"}`, `{"state":"fresh"}`, or
 //! `{"state":"stale","since":…,"error":{"kind":…,"message":…,"retryable":…}}` while the
-//! source fails: the rows are then the last good ones.
+//! source fails: the rows are then the last good ones. The message is a plain sentence
+//! for the kind (`"the store is unavailable; retrying"`, see
+//! [`livetable_core::viewer_message`]), never the store's own error text, which may
+//! name hosts, URLs or relations: that goes to the log.
 //!
 //! ## Errors
 //! A JSON body `{"error":{"kind":…,"message":…}}`: 400 for a bad parameter (the
