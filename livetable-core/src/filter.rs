@@ -169,7 +169,9 @@ impl Filter {
 }
 
 /// Deserialises `In` values sorted and deduplicated, as [`Filter::matches`] needs.
-fn sorted_values<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<Value>, D::Error> {
+fn sorted_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<Value>, D::Error> {
     let mut values = Vec::<Value>::deserialize(d)?;
     values.sort_unstable();
     values.dedup();

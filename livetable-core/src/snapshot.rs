@@ -183,7 +183,15 @@ mod tests {
             assert_eq!(json["error"]["kind"], kind.as_str());
             assert_eq!(json["error"]["message"], viewer_message(kind));
             let text = json.to_string();
-            for secret in ["127.0.0.1", "9200", "_search", "EsThreadPool", "packets_secret", "db.internal", "SQLSTATE"] {
+            for secret in [
+                "127.0.0.1",
+                "9200",
+                "_search",
+                "EsThreadPool",
+                "packets_secret",
+                "db.internal",
+                "SQLSTATE",
+            ] {
                 assert!(!text.contains(secret), "{secret} leaks: {text}");
             }
         }

@@ -81,14 +81,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::middleware;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use livetable_core::{Catalog, Result};
 
 pub use error::ApiError;
 pub use nest::nest;
 pub use params::parse_view_params;
-pub use serve::serve;
+pub use serve::{ServeConfig, serve, serve_with};
 
 /// The router for `catalog` with default [`Options`] (no authentication).
 ///
@@ -165,8 +165,41 @@ impl Options {
             Some(token) => router.layer(middleware::from_fn_with_state(token, auth::require)),
             None => router,
         };
-        router.layer(middleware::map_response(security_headers))
+        router
+            .layer(middleware::from_fn(request_limits))
+            .layer(middleware::map_response(security_headers))
     }
+}
+
+/// The longest request target answered (32 KiB): the most filter values a request
+/// may carry (1,024) fit, with names like `destination_port`.
+pub const MAX_URI_BYTES: usize = 32 * 1024;
+/// The most header bytes answered (32 KiB, names and values).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// A 414 or 431 with the JSON error body, for requests past [`MAX_URI_BYTES`] or
+/// [`MAX_HEADER_BYTES`]. (hyper answers requests past its own, larger, read buffer —
+/// 64 KiB of request line, about 400 KiB of headers — with a bare status before any
+/// handler runs.)
+async fn request_limits(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let uri = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|o| &o.0)
+        .unwrap_or(request.uri());
+    let uri_len = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::uri_too_long(MAX_URI_BYTES).into_response();
+    }
+    let header_len: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_len > MAX_HEADER_BYTES {
+        return ApiError::headers_too_large(MAX_HEADER_BYTES).into_response();
+    }
+    next.run(request).await
 }
 
 async fn security_headers(mut response: Response) -> Response {

@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Extension;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -30,7 +31,7 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Client};
 
 /// Told to every stream when the server shuts down.
 #[derive(Clone, Debug)]
@@ -77,12 +78,14 @@ struct StreamState {
 /// Opens the stream.
 pub(crate) async fn stream(
     State(app): State<AppState>,
-    Path(name): Path<String>,
+    client: Client,
+    name: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     closing: Option<Extension<Closing>>,
 ) -> Result<Response, ApiError> {
-    let (_, live) = app.view(&name, query.as_deref())?;
+    let Path(name) = name.map_err(ApiError::bad_path)?;
+    let (_, live) = app.view(&name, query.as_deref(), &client)?;
     let subscription = match resume_version(&headers, live.instance_id()) {
         Some(version) => live.subscribe_from(version),
         None => live.subscribe(),

@@ -166,7 +166,10 @@ pub const BACKEND_SECRETS: &[&str] = &[
 /// Fails the test if `text` carries any part of [`BACKEND_MESSAGE`].
 pub fn assert_no_backend_text(text: &str) {
     for secret in BACKEND_SECRETS {
-        assert!(!text.contains(secret), "`{secret}` leaks to a viewer: {text}");
+        assert!(
+            !text.contains(secret),
+            "`{secret}` leaks to a viewer: {text}"
+        );
     }
 }
 
