@@ -62,8 +62,11 @@
 //! ## Authentication
 //! Off by default. With [`Options::token`], every route needs the token:
 //! `Authorization: Bearer <token>` for API clients; a browser opens the page once with
-//! `?token=<token>`, which is exchanged for an `HttpOnly`, `SameSite=Strict` cookie and
-//! a redirect without the token. Comparison is constant-time.
+//! `?token=<token>`, which is exchanged for an `HttpOnly`, `SameSite=Strict` cookie
+//! (with an explicit `Path`: the page's directory) and a redirect without the token —
+//! also when the cookie is already valid, so the token never stays in the address bar.
+//! Tokens are 16 to 512 characters of `A-Z a-z 0-9 - . _ ~`; comparison is
+//! constant-time whatever the lengths.
 
 mod api;
 mod auth;
@@ -129,8 +132,9 @@ impl Default for Options {
 
 impl Options {
     /// Requires this token on every route. It must be 16 to 512 characters of
-    /// letters, digits and punctuation other than `; , " \ % + &` (so it travels
-    /// unchanged in a header, a query string and a cookie).
+    /// `A-Z a-z 0-9 - . _ ~` (URL-unreserved, so it travels unchanged in a header, a
+    /// query string and a cookie; `#`, `+`, `%`, `&` would not); anything else is an
+    /// error here, when the router is built.
     pub fn token(mut self, token: impl AsRef<str>) -> Result<Self> {
         self.token = Some(auth::Token::new(token.as_ref())?);
         Ok(self)

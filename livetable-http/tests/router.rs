@@ -533,6 +533,7 @@ async fn token_is_required_everywhere() {
     );
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("; Path=/;"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain HTTP here: {cookie}");
     let answer = get(&app, &format!("/?token={TOKEN}")).await;
     assert_eq!(answer.header(header::LOCATION), "./");
@@ -571,11 +572,45 @@ async fn token_is_required_everywhere() {
     )
     .await
     .error(401, "unauthorized");
+
+    // Re-opening the `?token=` link with a valid cookie still takes the token out of
+    // the address (the page would otherwise send it as a filter and in its CSV link).
+    let again = send(
+        &app,
+        with_cookie(
+            &format!("/?table=packets&token={TOKEN}&protocol=TCP"),
+            &cookie,
+        ),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        again.header(header::LOCATION),
+        "./?table=packets&protocol=TCP"
+    );
+    // A stale or wrong token in the link with a valid cookie: the same redirect, no
+    // new cookie.
+    let wrong = send(
+        &app,
+        with_cookie("/?token=s3cret-token-0123456780", &cookie),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::SEE_OTHER);
+    assert_eq!(wrong.header(header::LOCATION), "./");
+    assert!(wrong.headers.get(header::SET_COOKIE).is_none());
 }
 
 #[test]
 fn bad_tokens_are_refused() {
-    for bad in ["", "short", "has space 0123456789", "semi;colon0123456789"] {
+    for bad in [
+        "",
+        "short",
+        "has space 0123456789",
+        "semi;colon0123456789",
+        "hash#in-the-middle-0123",
+        "plus+0123456789abcdef",
+        "percent%200123456789ab",
+    ] {
         let err = Options::default().token(bad).unwrap_err();
         assert!(err.message().contains("16 to 512"), "{err}");
     }
@@ -591,7 +626,14 @@ async fn nested_router_keeps_its_links_right() {
     let answer = get(&app, &format!("/tcpdump?token={TOKEN}&table=packets")).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     assert_eq!(answer.header(header::LOCATION), "tcpdump?table=packets");
-    assert!(!answer.header(header::SET_COOKIE).contains("Path="));
+    // The cookie names the page's directory as the browser sees it.
+    assert!(
+        answer
+            .header(header::SET_COOKIE)
+            .contains("; Path=/tcpdump;"),
+        "{}",
+        answer.header(header::SET_COOKIE)
+    );
 
     let cookie = format!("livetable_token={TOKEN}");
     let authed = |path: &str| {
