@@ -421,7 +421,7 @@
         }
         case 'color_scale': {
           if (!nums.length) break;
-          // A loop, not Math.min(...nums): spreading 125,000+ arguments throws.
+          // A loop, not a spread into Math.min: 125,000+ arguments throw RangeError.
           let lo = Infinity, hi = -Infinity;
           for (const v of nums) { if (v < lo) lo = v; if (v > hi) hi = v; }
           for (const e of entries) {
