@@ -143,3 +143,52 @@ fn encode(app: &AppState, instance: u64, update: &Update) -> livetable_core::Res
         .id(event_id(instance, update.version()))
         .data(&*json))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn with_id(id: &[u8]) -> Option<HeaderMap> {
+        let value = HeaderValue::from_bytes(id).ok()?;
+        let mut headers = HeaderMap::new();
+        headers.insert("last-event-id", value);
+        Some(headers)
+    }
+
+    #[test]
+    fn ids_of_this_process_and_view_resume() {
+        let id = event_id(7, 42);
+        assert_eq!(
+            resume_version(&with_id(id.as_bytes()).unwrap(), 7),
+            Some(42)
+        );
+        assert_eq!(resume_version(&with_id(id.as_bytes()).unwrap(), 8), None);
+        assert_eq!(resume_version(&with_id(b"0-7.42").unwrap(), 7), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// Any header value: no panic, and a version only for this epoch and instance.
+        #[test]
+        fn any_last_event_id_is_read_without_panic(id in prop::collection::vec(any::<u8>(), 0..64), instance in any::<u64>()) {
+            if let Some(headers) = with_id(&id) {
+                if resume_version(&headers, instance).is_some() {
+                    let text = std::str::from_utf8(&id).unwrap().trim();
+                    prop_assert!(text.starts_with(&format!("{}-", epoch())), "{}", text);
+                }
+            }
+        }
+
+        /// Ids built around the real epoch, with arbitrary instance and version parts.
+        #[test]
+        fn near_miss_ids_never_panic(instance in "\\PC{0,24}", version in "\\PC{0,24}", sep in "[.\\-]{0,3}") {
+            let id = format!("{}-{instance}{sep}{version}", epoch());
+            if let Some(headers) = with_id(id.as_bytes()) {
+                let _ = resume_version(&headers, 1);
+            }
+        }
+    }
+}
