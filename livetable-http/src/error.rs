@@ -64,8 +64,8 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             kind: "not_found",
             message: "no such endpoint; the endpoints are `./` (the page), `./api/tables`, \
-                      `./api/tables/{name}`, `./api/tables/{name}.csv` and \
-                      `./api/tables/{name}/stream`"
+                      `./api/tables/{name}`, `./api/tables/{name}.csv`, \
+                      `./api/tables/{name}/stream` and `./api/openapi.json`"
                 .to_owned(),
         }
     }

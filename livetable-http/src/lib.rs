@@ -27,6 +27,7 @@
 //! | `GET /api/tables/{name}` | the current snapshot as JSON: `schema`, `rows` (arrays in schema order), `version`, `window`, `taken_at`, `fetch_ms`, `approximate`, `partial`, `status` |
 //! | `GET /api/tables/{name}.csv` | the same rows as CSV (a header of column names) |
 //! | `GET /api/tables/{name}/stream` | server-sent events: `snapshot` first, then a `patch` per version; see below |
+//! | `GET /api/openapi.json` | an OpenAPI 3.1 document of the tables served: one path per table, its windows and dimension filters as typed parameters (windows as an enum), for generic clients and API fuzzers |
 //!
 //! The snapshot, CSV and stream endpoints take view parameters in the query string:
 //! `window=15m` (one of the table's allowed windows) and filters on dimension columns,
@@ -73,6 +74,7 @@ mod auth;
 mod encode;
 mod error;
 mod nest;
+mod openapi;
 mod page;
 mod params;
 mod serve;
@@ -160,6 +162,7 @@ impl Options {
             .route("/", get(page::index))
             .route("/assets/{file}", get(page::asset))
             .route("/api/tables", get(api::list))
+            .route("/api/openapi.json", get(openapi::document))
             .route("/api/tables/{name}", get(api::snapshot))
             .route("/api/tables/{name}/stream", get(sse::stream))
             .fallback(error::not_found)

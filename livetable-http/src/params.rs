@@ -21,7 +21,7 @@
 use livetable_core::{Error, Filter, Result, Value, ViewParams, parse_window};
 
 /// The most filter values one request may carry: a bound on the work one URL can ask.
-const MAX_VALUES: usize = 1024;
+pub(crate) const MAX_VALUES: usize = 1024;
 
 /// Parses a raw query string (without the `?`) into view parameters.
 ///

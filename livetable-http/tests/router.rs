@@ -706,7 +706,51 @@ fn openapi_describes_every_endpoint() {
         "  /api/tables:\n",
         "  /api/tables/{name}:\n",
         "  /api/tables/{name}/stream:\n",
+        "  /api/openapi.json:\n",
     ] {
         assert!(spec.contains(path), "{path:?} is not in openapi.yaml");
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_of_the_tables_served() {
+    let app = livetable_http::router(catalog().0);
+    let answer = get(&app, "/api/openapi.json").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header(header::CONTENT_TYPE), "application/json");
+    let doc = answer.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut names: Vec<&str> = paths.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "/api/tables",
+            "/api/tables/packets",
+            "/api/tables/packets.csv",
+            "/api/tables/packets/stream"
+        ]
+    );
+    let params = doc["paths"]["/api/tables/packets"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let by_name = |n: &str| params.iter().find(|p| p["name"] == n).unwrap().clone();
+    assert_eq!(
+        by_name("window")["schema"]["enum"],
+        serde_json::json!(["15m", "1h"])
+    );
+    assert_eq!(by_name("protocol")["schema"]["items"]["type"], "string");
+    assert_eq!(by_name("protocol")["explode"], true);
+    assert!(by_name("source_ip")["schema"]["items"]["anyOf"].is_array());
+    // Metrics are not filters.
+    assert!(params.iter().all(|p| p["name"] != "count"));
+    // Every documented parameter is accepted as documented.
+    for uri in [
+        "/api/tables/packets?window=15m",
+        "/api/tables/packets?protocol=TCP&protocol=UDP",
+        "/api/tables/packets?source_ip=10.0.0.1&source_ip=::1",
+    ] {
+        assert_eq!(get(&app, uri).await.status, StatusCode::OK, "{uri}");
     }
 }
