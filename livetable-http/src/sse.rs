@@ -174,11 +174,11 @@ mod tests {
         /// Any header value: no panic, and a version only for this epoch and instance.
         #[test]
         fn any_last_event_id_is_read_without_panic(id in prop::collection::vec(any::<u8>(), 0..64), instance in any::<u64>()) {
-            if let Some(headers) = with_id(&id) {
-                if resume_version(&headers, instance).is_some() {
-                    let text = std::str::from_utf8(&id).unwrap().trim();
-                    prop_assert!(text.starts_with(&format!("{}-", epoch())), "{}", text);
-                }
+            if let Some(headers) = with_id(&id)
+                && resume_version(&headers, instance).is_some()
+            {
+                let text = std::str::from_utf8(&id).unwrap().trim();
+                prop_assert!(text.starts_with(&format!("{}-", epoch())), "{}", text);
             }
         }
 
