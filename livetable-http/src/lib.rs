@@ -54,11 +54,20 @@
 //! name hosts, URLs or relations: that goes to the log.
 //!
 //! ## Errors
-//! A JSON body `{"error":{"kind":…,"message":…}}`: 400 for a bad parameter (the
-//! message says what is allowed), 401 without a valid token, 404 for an unknown table
-//! or path, 405 for a method other than GET, 429 when a table has too many live
-//! views, 503/504/500 when the store fails — those never carry the store's message, which
-//! may name hosts or statements; it goes to the log.
+//! A JSON body `{"error":{"kind":…,"message":…}}`, for every error: 400 for a bad
+//! parameter (the message says what is allowed; a parameter without `=` is one) or an
+//! undecodable path, 401 without a valid token, 404 for an unknown table or path, 405
+//! for a method other than GET, 414 past [`MAX_URI_BYTES`], 431 past
+//! [`MAX_HEADER_BYTES`], 429 when the client holds its share of a table's views or all
+//! of them are watched (the default view is always served; see
+//! [`Table`](livetable_core::Table#fair-views)), 503/504/500 when the store fails — those
+//! never carry the store's message, which may name hosts or statements; it goes to the
+//! log.
+//!
+//! ## Connections
+//! [`serve`] bounds what one client can hold: a header-read timeout, an idle timeout, a
+//! timeout for a stream reader that accepts no data, and a maximum number of open
+//! connections; see [`ServeConfig`] for the defaults and [`serve_with`] to change them.
 //!
 //! ## Authentication
 //! Off by default. With [`Options::token`], every route needs the token:
