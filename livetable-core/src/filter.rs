@@ -34,7 +34,11 @@ pub enum Filter {
     In {
         /// The column filtered on.
         column: String,
-        /// The values to match.
+        /// The values to match, **sorted ascending without duplicates**:
+        /// [`matches`](Filter::matches) binary-searches them. [`Filter::is_in`],
+        /// [`Filter::normalised`] and deserialisation leave them so; a filter built
+        /// by hand with unsorted values must be normalised before use.
+        #[serde(deserialize_with = "sorted_values")]
         values: Vec<Value>,
     },
     /// `gte <= column < lt`.
@@ -59,14 +63,17 @@ impl Filter {
         }
     }
 
-    /// `column IN (values)`.
+    /// `column IN (values)`; the values are sorted and deduplicated.
     pub fn is_in<V: Into<Value>>(
         column: impl Into<String>,
         values: impl IntoIterator<Item = V>,
     ) -> Self {
+        let mut values: Vec<Value> = values.into_iter().map(Into::into).collect();
+        values.sort_unstable();
+        values.dedup();
         Filter::In {
             column: column.into(),
-            values: values.into_iter().map(Into::into).collect(),
+            values,
         }
     }
 
@@ -101,11 +108,12 @@ impl Filter {
         }
     }
 
-    /// Whether a value of the filtered column passes.
+    /// Whether a value of the filtered column passes. O(log n) for an `In` of n
+    /// values (a binary search of the sorted values), O(1) otherwise.
     pub fn matches(&self, v: &Value) -> bool {
         match self {
             Filter::Eq { value, .. } => v == value,
-            Filter::In { values, .. } => values.contains(v),
+            Filter::In { values, .. } => values.binary_search(v).is_ok(),
             Filter::Range { gte, lt, .. } => {
                 !v.is_null()
                     && gte.as_ref().is_none_or(|lo| v >= lo)
@@ -160,6 +168,16 @@ impl Filter {
     }
 }
 
+/// Deserialises `In` values sorted and deduplicated, as [`Filter::matches`] needs.
+fn sorted_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<Value>, D::Error> {
+    let mut values = Vec::<Value>::deserialize(d)?;
+    values.sort_unstable();
+    values.dedup();
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +216,61 @@ mod tests {
             Filter::range("a", None, None)
                 .normalised(DataType::Int)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn in_matches_by_binary_search_whatever_the_input_order() {
+        // Built, deserialised and normalised filters all match the same values.
+        let values: Vec<i64> = (0..1024).map(|i| (i * 7919) % 65536).collect();
+        let built = Filter::is_in("port", values.iter().copied());
+        let json = format!(
+            r#"{{"op":"in","column":"port","values":{}}}"#,
+            serde_json::to_string(&values).unwrap()
+        );
+        let parsed: Filter = serde_json::from_str(&json).unwrap();
+        let normalised = Filter::In {
+            column: "port".into(),
+            values: values.iter().rev().map(|&v| Value::Int(v)).collect(),
+        }
+        .normalised(DataType::Int)
+        .unwrap();
+        for f in [&built, &parsed, &normalised] {
+            for probe in 0..65536i64 {
+                assert_eq!(
+                    f.matches(&Value::Int(probe)),
+                    values.contains(&probe),
+                    "{probe}"
+                );
+            }
+        }
+        assert_eq!(built, parsed);
+    }
+
+    #[test]
+    fn large_in_filters_cost_log_n_comparisons() {
+        // A value whose comparisons are counted would need a new Value; instead, time
+        // the worst case against a 1-value filter in the same run: a linear scan of
+        // 4,096 values is over 100x slower, a binary search about 12 comparisons.
+        let big = Filter::is_in("k", (0..4096).map(|i| i * 2));
+        let small = Filter::is_in("k", [0i64]);
+        let probes: Vec<Value> = (0..20_000).map(|i| Value::Int(i * 2 + 1)).collect();
+        // The best of several runs: a busy machine only slows a run down.
+        let time = |f: &Filter| {
+            (0..7)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    let n = probes.iter().filter(|p| f.matches(p)).count();
+                    assert_eq!(n, 0);
+                    start.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (t_big, t_small) = (time(&big), time(&small));
+        assert!(
+            t_big < t_small * 40,
+            "a 4,096-value `in` took {t_big:?}, a 1-value one {t_small:?}"
         );
     }
 

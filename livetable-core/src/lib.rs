@@ -80,5 +80,6 @@ pub use live::{
 pub use memory::{MemorySource, MemorySourceBuilder, MemoryStats};
 pub use query::{BoxFuture, DynTableQuery, FetchContext, Fetched, SharedQuery, TableQuery, Window};
 pub use schema::{Column, Role, Row, Schema, Unit};
+pub use snapshot::viewer_message;
 pub use snapshot::{Snapshot, Status};
 pub use value::{DataType, Value};

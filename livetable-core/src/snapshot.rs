@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::query::Window;
 use crate::schema::{Row, Schema};
 
@@ -49,9 +49,25 @@ impl PartialEq for Status {
     }
 }
 
+/// The sentence viewers see for a stale table whose last fetch failed with `kind`.
+///
+/// A store's own error text (and the context the runtime adds) names hosts, URLs,
+/// relations, statements or internal thread pools; it goes to the log, never to
+/// viewers. They get the kind and one of these plain sentences.
+pub fn viewer_message(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Unavailable => "the store is unavailable; retrying",
+        ErrorKind::Timeout => "the store did not answer in time; retrying",
+        ErrorKind::PermissionDenied => "the store refused access; retrying",
+        ErrorKind::LimitExceeded => "the store's limits were reached; retrying",
+        _ => "the table's source failed; retrying",
+    }
+}
+
 impl Serialize for Status {
     /// `{"state":"loading"}`, `{"state":"fresh"}` or `{"state":"stale","since":…,"error":{"kind":…,"message":…,"retryable":…}}`.
-    /// Only the error's kind and message are shown: context may name hosts or tables.
+    /// The message is [`viewer_message`] for the error's kind, never the error's own
+    /// text or context, which may name hosts, URLs or relations (the log keeps them).
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Status::Loading | Status::Fresh => {
@@ -73,7 +89,7 @@ impl Serialize for Status {
                     "error",
                     &ErrorBody {
                         kind: error.kind().as_str(),
-                        message: error.message(),
+                        message: viewer_message(error.kind()),
                         retryable: error.is_retryable(),
                     },
                 )?;
@@ -134,20 +150,55 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Column, DataType, ErrorKind, Value};
+    use crate::{Column, DataType, Value};
 
     #[test]
-    fn stale_status_serialises_without_context() {
-        let error = Error::new(ErrorKind::Unavailable, "connection refused")
-            .with_context("host", "db.internal");
-        let status = Status::Stale {
-            since: DateTime::from_timestamp(0, 0).unwrap(),
-            error: Arc::new(error),
-        };
-        let json = serde_json::to_string(&status).unwrap();
-        assert!(json.contains(r#""state":"stale""#));
-        assert!(json.contains("connection refused"));
-        assert!(!json.contains("db.internal"));
+    fn stale_status_shows_the_kind_and_a_plain_sentence_only() {
+        // Messages as the backends write them: a URL, a host, a relation, a pool.
+        let cases = [
+            (
+                ErrorKind::Unavailable,
+                "cannot reach Elasticsearch: error sending request for url \
+                 (http://127.0.0.1:9200/packets/_search)",
+            ),
+            (
+                ErrorKind::Unavailable,
+                "rejected execution of coordinating operation [search_coordination] \
+                 on EsThreadPoolExecutor[name = node-1/search]",
+            ),
+            (
+                ErrorKind::InvalidSpec,
+                "relation \"public.packets_secret\" does not exist (SQLSTATE 42P01)",
+            ),
+            (ErrorKind::Timeout, "statement timeout on db.internal:5432"),
+        ];
+        for (kind, message) in cases {
+            let error = Error::new(kind, message).with_context("host", "db.internal");
+            let status = Status::Stale {
+                since: DateTime::from_timestamp(0, 0).unwrap(),
+                error: Arc::new(error),
+            };
+            let json = serde_json::to_value(&status).unwrap();
+            assert_eq!(json["state"], "stale");
+            assert_eq!(json["error"]["kind"], kind.as_str());
+            assert_eq!(json["error"]["message"], viewer_message(kind));
+            let text = json.to_string();
+            for secret in [
+                "127.0.0.1",
+                "9200",
+                "_search",
+                "EsThreadPool",
+                "packets_secret",
+                "db.internal",
+                "SQLSTATE",
+            ] {
+                assert!(!text.contains(secret), "{secret} leaks: {text}");
+            }
+        }
+        assert_eq!(
+            viewer_message(ErrorKind::Unavailable),
+            "the store is unavailable; retrying"
+        );
     }
 
     #[test]

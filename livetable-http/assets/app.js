@@ -3,15 +3,21 @@
 // Patches are applied in place, keyed by the dimension values, so the viewer's sort,
 // filter, scroll position, selection and focus survive every update. Every URL is
 // relative, so the page works wherever the router is nested.
+//
+// Every row is kept in memory, but only the first MAX_SHOWN rows in the current order
+// that pass the filter box are in the DOM (a note says so): a table of 100,000 rows
+// stays responsive. Rows get DOM elements only when shown.
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
+  const MAX_SHOWN = 2000;
   const el = {
     title: $('title'), tableLabel: $('table-label'), tableSelect: $('table-select'),
     windowSelect: $('window-select'), filter: $('filter'), pause: $('pause'), csv: $('csv'),
     theme: $('theme'), state: $('state'), windowInfo: $('window-info'), updated: $('updated'),
     fetch: $('fetch'), count: $('count'), flags: $('flags'), stale: $('stale'), conn: $('conn'),
     head: $('head'), body: $('body'), empty: $('empty'), scroll: $('scroll'),
+    capped: $('capped'),
   };
 
   const st = {
@@ -20,7 +26,9 @@
     cols: [],
     keyIdx: [],
     query: new URLSearchParams(), // view parameters: window and dimension filters
-    rows: new Map(),     // key -> { values, tr, cells, styleKeys }
+    rows: new Map(),     // key -> { key, values, tr, cells, styleKeys, styles, text }
+    matched: 0,          // rows passing the filter box
+    shown: 0,            // of those, rows in the DOM (at most MAX_SHOWN)
     sort: [],            // [{ col, dir }] chosen by the viewer; empty: the default order
     filter: '',
     selected: null,      // key of the selected row
@@ -146,15 +154,31 @@
     });
     return entries;
   }
-  // Moves only the rows that are out of place; focus is restored if a move took it.
+  // Puts the first MAX_SHOWN rows that pass the filter, in order, in the DOM; moves only
+  // the rows that are out of place and detaches the others (their elements are
+  // dropped). Focus is restored if a move took it.
   function reorder() {
     const entries = sortedEntries();
+    const shown = [];
+    let matched = 0;
+    for (const e of entries) {
+      if (!passes(e)) continue;
+      matched += 1;
+      if (shown.length < MAX_SHOWN) shown.push(e);
+    }
+    st.matched = matched;
+    st.shown = shown.length;
+    const keep = new Set(shown);
     const focused = document.activeElement;
     const body = el.body;
+    for (const e of st.rows.values()) {
+      if (e.tr && !keep.has(e)) { e.tr.remove(); e.tr = null; e.cells = null; }
+    }
     let node = body.firstElementChild;
-    for (const e of entries) {
-      if (node === e.tr) { node = node.nextElementSibling; continue; }
-      body.insertBefore(e.tr, node);
+    for (const e of shown) {
+      const tr = rowElement(e);
+      if (node === tr) { node = node.nextElementSibling; continue; }
+      body.insertBefore(tr, node);
     }
     if (focused && focused !== document.activeElement && body.contains(focused)) {
       focused.focus({ preventScroll: true });
@@ -225,10 +249,17 @@
     reorder();
   }
 
+  // A row's data; its DOM elements are made when it is shown (rowElement).
   function makeRow(values) {
+    return { key: keyOf(values), values, tr: null, cells: null, styleKeys: [], styles: [], text: null };
+  }
+
+  function rowElement(entry) {
+    if (entry.tr) return entry.tr;
+    const values = entry.values;
     const tr = document.createElement('tr');
     tr.tabIndex = -1;
-    const cells = st.cols.map((col, i) => {
+    entry.cells = st.cols.map((col, i) => {
       const td = document.createElement('td');
       td.dataset.col = col.name;
       td.className = cellClass(col, values[i]);
@@ -236,39 +267,43 @@
       tr.append(td);
       return td;
     });
-    const key = keyOf(values);
-    tr.dataset.key = key;
-    const entry = { key, values, tr, cells, styleKeys: [] };
-    if (key === st.selected) { tr.classList.add('selected'); tr.tabIndex = 0; }
-    tr.setAttribute('aria-selected', key === st.selected ? 'true' : 'false');
-    return entry;
+    tr.dataset.key = entry.key;
+    if (entry.key === st.selected) { tr.classList.add('selected'); tr.tabIndex = 0; }
+    tr.setAttribute('aria-selected', entry.key === st.selected ? 'true' : 'false');
+    entry.tr = tr;
+    entry.styleKeys = [];
+    paint(entry);
+    return tr;
   }
 
   function updateRow(entry, values, flashes) {
+    const old = entry.values;
+    entry.values = values;
+    entry.text = null;
+    if (!entry.cells) return;
     st.cols.forEach((col, i) => {
-      const old = entry.values[i];
       const v = values[i];
-      if (old === v || JSON.stringify(old) === JSON.stringify(v)) return;
+      if (old[i] === v || JSON.stringify(old[i]) === JSON.stringify(v)) return;
       const td = entry.cells[i];
       td.textContent = formatCell(col, v);
       td.className = cellClass(col, v);
       flashes.push(td);
     });
-    entry.values = values;
   }
 
   function rowText(entry) {
-    return entry.cells.map((td) => td.textContent).join('\u0001').toLowerCase();
-  }
-  function applyFilter(entries) {
-    const q = st.filter;
-    for (const e of entries) {
-      const hide = q !== '' && !rowText(e).includes(q);
-      if (e.tr.hidden !== hide) e.tr.hidden = hide;
+    if (entry.text === null) {
+      entry.text = st.cols.map((col, i) => formatCell(col, entry.values[i])).join('\u0001').toLowerCase();
     }
+    return entry.text;
+  }
+  function passes(entry) {
+    return st.filter === '' || rowText(entry).includes(st.filter);
   }
 
-  function flash(cells, rows) {
+  function flash(cells, entries) {
+    const rows = entries.filter((e) => e.tr).map((e) => e.tr);
+    cells = cells.filter((td) => td.isConnected);
     if (!cells.length && !rows.length) return;
     for (const td of cells) td.classList.remove('flash');
     for (const tr of rows) tr.classList.remove('inserted');
@@ -292,14 +327,13 @@
       else {
         const e = makeRow(values);
         st.rows.set(key, e);
-        el.body.append(e.tr);
-        if (!first) inserted.push(e.tr);
+        if (!first) inserted.push(e);
       }
     }
     for (const [key, e] of st.rows) {
-      if (!seen.has(key)) { e.tr.remove(); st.rows.delete(key); }
+      if (!seen.has(key)) { if (e.tr) e.tr.remove(); st.rows.delete(key); }
     }
-    finishUpdate(snap, first ? [] : flashes, inserted, Array.from(st.rows.values()));
+    finishUpdate(snap, first ? [] : flashes, inserted);
   }
 
   // Returns false when the patch does not fit what is shown (a missed update).
@@ -310,33 +344,26 @@
     for (const v of p.inserted) if (st.rows.has(keyOf(v))) return false;
     for (const k of p.removed) {
       const key = JSON.stringify(k);
-      st.rows.get(key).tr.remove();
+      const e = st.rows.get(key);
+      if (e.tr) e.tr.remove();
       st.rows.delete(key);
     }
     const flashes = [];
-    const touched = [];
-    for (const v of p.updated) {
-      const e = st.rows.get(keyOf(v));
-      updateRow(e, v, flashes);
-      touched.push(e);
-    }
+    for (const v of p.updated) updateRow(st.rows.get(keyOf(v)), v, flashes);
     const inserted = [];
     for (const v of p.inserted) {
       const e = makeRow(v);
       st.rows.set(e.key, e);
-      el.body.append(e.tr);
-      inserted.push(e.tr);
-      touched.push(e);
+      inserted.push(e);
     }
-    finishUpdate(p, flashes, inserted, touched);
+    finishUpdate(p, flashes, inserted);
     return true;
   }
 
-  function finishUpdate(meta, flashes, inserted, touched) {
+  function finishUpdate(meta, flashes, inserted) {
     st.version = meta.to_version !== undefined ? meta.to_version : meta.version;
     st.meta = meta;
     if (st.selected !== null && !st.rows.has(st.selected)) st.selected = null;
-    applyFilter(touched);
     reorder();
     applyRules();
     flash(flashes, inserted);
@@ -394,7 +421,9 @@
         }
         case 'color_scale': {
           if (!nums.length) break;
-          const lo = Math.min(...nums), hi = Math.max(...nums);
+          // A loop, not a spread into Math.min: 125,000+ arguments throw RangeError.
+          let lo = Infinity, hi = -Infinity;
+          for (const v of nums) { if (v < lo) lo = v; if (v > hi) hi = v; }
           for (const e of entries) {
             const v = e.values[i];
             if (typeof v !== 'number') continue;
@@ -405,7 +434,8 @@
         }
         case 'data_bar': {
           if (!nums.length) break;
-          const max = Math.max(...nums.map(Math.abs));
+          let max = 0;
+          for (const v of nums) { const a = Math.abs(v); if (a > max) max = a; }
           for (const e of entries) {
             const v = e.values[i];
             if (typeof v !== 'number' || max <= 0) continue;
@@ -417,23 +447,30 @@
         default: break;
       }
     }
-    const ruled = new Set(rules.map((r) => st.cols.findIndex((c) => c.name === r.column)));
     for (const e of entries) {
-      const s = styles.get(e) || [];
-      for (const i of ruled) {
-        if (i < 0) continue;
-        const style = s[i] || {};
-        const key = JSON.stringify(style);
-        if (e.styleKeys[i] === key) continue;
-        e.styleKeys[i] = key;
-        const td = e.cells[i];
-        // Text on a rule's background keeps its own colour in both themes (rule
-        // backgrounds are usually light): --lt-on-rule, overridable.
-        td.style.color = style.color || (style.background ? 'var(--lt-on-rule)' : '');
-        td.style.backgroundColor = style.background || '';
-        td.style.backgroundImage = style.bar || '';
-        td.style.fontWeight = style.bold ? '700' : '';
-      }
+      e.styles = styles.get(e) || [];
+      paint(e);
+    }
+  }
+
+  // Applies a shown row's rule styles to its cells (only those that changed).
+  function paint(e) {
+    if (!e.cells) return;
+    const rules = st.info.format_rules || [];
+    for (const rule of rules) {
+      const i = st.cols.findIndex((c) => c.name === rule.column);
+      if (i < 0) continue;
+      const style = e.styles[i] || {};
+      const key = JSON.stringify(style);
+      if (e.styleKeys[i] === key) continue;
+      e.styleKeys[i] = key;
+      const td = e.cells[i];
+      // Text on a rule's background keeps its own colour in both themes (rule
+      // backgrounds are usually light): --lt-on-rule, overridable.
+      td.style.color = style.color || (style.background ? 'var(--lt-on-rule)' : '');
+      td.style.backgroundColor = style.background || '';
+      td.style.backgroundImage = style.bar || '';
+      td.style.fontWeight = style.bold ? '700' : '';
     }
   }
 
@@ -455,11 +492,15 @@
   }
   function showMeta() {
     const m = st.meta;
-    const shown = el.body.querySelectorAll('tr:not([hidden])').length;
-    el.count.textContent = st.rows.size === shown
+    const matched = st.matched;
+    el.count.textContent = st.rows.size === matched
       ? st.rows.size.toLocaleString() + ' rows'
-      : shown.toLocaleString() + ' of ' + st.rows.size.toLocaleString() + ' rows';
-    el.empty.hidden = shown > 0 || !m || m.status.state === 'loading';
+      : matched.toLocaleString() + ' of ' + st.rows.size.toLocaleString() + ' rows';
+    el.capped.hidden = st.shown >= matched;
+    el.capped.textContent = st.shown >= matched ? ''
+      : 'Showing the first ' + st.shown.toLocaleString() + ' of ' + matched.toLocaleString()
+        + ' rows in this order; sort, filter or download the CSV to see the others.';
+    el.empty.hidden = matched > 0 || !m || m.status.state === 'loading';
     if (!m) return;
     const w = windowSelected();
     el.windowInfo.textContent = 'window ' + w + ' (' + time(m.window.start) + ' – ' + time(m.window.end) + ')';
@@ -471,7 +512,7 @@
     if (s.state === 'stale') {
       el.stale.hidden = false;
       el.stale.textContent = 'Stale since ' + time(s.since) + ': ' + s.error.message
-        + ' — showing the last good rows' + (s.error.retryable ? '; retrying.' : '.');
+        + ' — showing the last good rows.';
     } else {
       el.stale.hidden = true;
       el.stale.textContent = '';
@@ -547,6 +588,8 @@
     st.keyIdx = st.cols.map((c, i) => (c.role === 'dimension' ? i : -1)).filter((i) => i >= 0);
     st.query = query;
     st.rows.clear();
+    st.matched = 0;
+    st.shown = 0;
     st.sort = [];
     st.selected = null;
     st.version = null;
@@ -601,6 +644,15 @@
     const params = new URLSearchParams(location.search);
     const name = params.get('table');
     params.delete('table');
+    // The server redirects `?token=` away; should one remain (an old server, a
+    // proxy), it is neither a filter nor part of the CSV link, and leaves the address.
+    if (params.has('token')) {
+      params.delete('token');
+      const left = new URLSearchParams(location.search);
+      left.delete('token');
+      const q = left.toString();
+      history.replaceState(null, '', q ? '?' + q : location.pathname);
+    }
     selectTable(name, params);
     setInterval(tick, 1000);
   }
@@ -628,7 +680,7 @@
   });
   el.filter.addEventListener('input', () => {
     st.filter = el.filter.value.trim().toLowerCase();
-    applyFilter(st.rows.values());
+    reorder();
     showMeta();
   });
   el.pause.addEventListener('click', () => setPaused(!st.paused));

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +10,7 @@ use livetable_core::{DataType, Error, ErrorKind, Result, Snapshot, Status, Table
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Client};
 
 /// The body of `GET api/tables`.
 #[derive(Serialize)]
@@ -28,15 +29,17 @@ pub(crate) async fn list(State(state): State<AppState>) -> Response {
 /// its first fetch (bounded by the fetch timeout).
 pub(crate) async fn snapshot(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    client: Client,
+    name: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let Path(name) = name.map_err(ApiError::bad_path)?;
     // Table names use only letters, digits, `-` and `_`, so the suffix is unambiguous.
     let (name, csv) = match name.strip_suffix(".csv") {
         Some(base) => (base, true),
         None => (name.as_str(), false),
     };
-    let (_, live) = state.view(name, query.as_deref())?;
+    let (_, live) = state.view(name, query.as_deref(), &client)?;
     let snapshot = live.ready().await;
     let mut response = if csv {
         csv_response(name, &snapshot)?

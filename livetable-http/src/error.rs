@@ -64,9 +64,45 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             kind: "not_found",
             message: "no such endpoint; the endpoints are `./` (the page), `./api/tables`, \
-                      `./api/tables/{name}`, `./api/tables/{name}.csv` and \
-                      `./api/tables/{name}/stream`"
+                      `./api/tables/{name}`, `./api/tables/{name}.csv`, \
+                      `./api/tables/{name}/stream` and `./api/openapi.json`"
                 .to_owned(),
+        }
+    }
+
+    /// A path segment axum cannot decode (`/api/tables/%FF`: not UTF-8).
+    pub(crate) fn bad_path(rejection: axum::extract::rejection::PathRejection) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "invalid_parameter",
+            message: format!(
+                "the table name in the path cannot be read ({}); table names use only \
+                 letters, digits, `-` and `_` (see ./api/tables)",
+                rejection.body_text()
+            ),
+        }
+    }
+
+    /// A request line longer than the server reads (414).
+    pub(crate) fn uri_too_long(limit: usize) -> Self {
+        ApiError {
+            status: StatusCode::URI_TOO_LONG,
+            kind: "uri_too_long",
+            message: format!(
+                "the address is longer than {limit} bytes; use fewer or shorter filter values"
+            ),
+        }
+    }
+
+    /// Request headers larger than the server reads (431).
+    pub(crate) fn headers_too_large(limit: usize) -> Self {
+        ApiError {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            kind: "headers_too_large",
+            message: format!(
+                "the request's headers exceed {limit} bytes; send fewer or smaller headers \
+                 (cookies included)"
+            ),
         }
     }
 

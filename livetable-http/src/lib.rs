@@ -27,6 +27,7 @@
 //! | `GET /api/tables/{name}` | the current snapshot as JSON: `schema`, `rows` (arrays in schema order), `version`, `window`, `taken_at`, `fetch_ms`, `approximate`, `partial`, `status` |
 //! | `GET /api/tables/{name}.csv` | the same rows as CSV (a header of column names) |
 //! | `GET /api/tables/{name}/stream` | server-sent events: `snapshot` first, then a `patch` per version; see below |
+//! | `GET /api/openapi.json` | an OpenAPI 3.1 document of the tables served: one path per table, its windows and dimension filters as typed parameters (windows as an enum), for generic clients and API fuzzers |
 //!
 //! The snapshot, CSV and stream endpoints take view parameters in the query string:
 //! `window=15m` (one of the table's allowed windows) and filters on dimension columns,
@@ -47,26 +48,42 @@
 //! ## Status
 //! `{"state":"loading"}`, `{"state":"fresh"}`, or
 //! `{"state":"stale","since":…,"error":{"kind":…,"message":…,"retryable":…}}` while the
-//! source fails: the rows are then the last good ones.
+//! source fails: the rows are then the last good ones. The message is a plain sentence
+//! for the kind (`"the store is unavailable; retrying"`, see
+//! [`livetable_core::viewer_message`]), never the store's own error text, which may
+//! name hosts, URLs or relations: that goes to the log.
 //!
 //! ## Errors
-//! A JSON body `{"error":{"kind":…,"message":…}}`: 400 for a bad parameter (the
-//! message says what is allowed), 401 without a valid token, 404 for an unknown table
-//! or path, 405 for a method other than GET, 429 when a table has too many live
-//! views, 503/504/500 when the store fails — those never carry the store's message, which
-//! may name hosts or statements; it goes to the log.
+//! A JSON body `{"error":{"kind":…,"message":…}}`, for every error: 400 for a bad
+//! parameter (the message says what is allowed; a parameter without `=` is one) or an
+//! undecodable path, 401 without a valid token, 404 for an unknown table or path, 405
+//! for a method other than GET, 414 past [`MAX_URI_BYTES`], 431 past
+//! [`MAX_HEADER_BYTES`], 429 when the client holds its share of a table's views or all
+//! of them are watched (the default view is always served; see
+//! [`Table`](livetable_core::Table#fair-views)), 503/504/500 when the store fails — those
+//! never carry the store's message, which may name hosts or statements; it goes to the
+//! log.
+//!
+//! ## Connections
+//! [`serve`] bounds what one client can hold: a header-read timeout, an idle timeout, a
+//! timeout for a stream reader that accepts no data, and a maximum number of open
+//! connections; see [`ServeConfig`] for the defaults and [`serve_with`] to change them.
 //!
 //! ## Authentication
 //! Off by default. With [`Options::token`], every route needs the token:
 //! `Authorization: Bearer <token>` for API clients; a browser opens the page once with
-//! `?token=<token>`, which is exchanged for an `HttpOnly`, `SameSite=Strict` cookie and
-//! a redirect without the token. Comparison is constant-time.
+//! `?token=<token>`, which is exchanged for an `HttpOnly`, `SameSite=Strict` cookie
+//! (with an explicit `Path`: the page's directory) and a redirect without the token —
+//! also when the cookie is already valid, so the token never stays in the address bar.
+//! Tokens are 16 to 512 characters of `A-Z a-z 0-9 - . _ ~`; comparison is
+//! constant-time whatever the lengths.
 
 mod api;
 mod auth;
 mod encode;
 mod error;
 mod nest;
+mod openapi;
 mod page;
 mod params;
 mod serve;
@@ -78,14 +95,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::middleware;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use livetable_core::{Catalog, Result};
 
 pub use error::ApiError;
 pub use nest::nest;
 pub use params::parse_view_params;
-pub use serve::serve;
+pub use serve::{ServeConfig, serve, serve_with};
 
 /// The router for `catalog` with default [`Options`] (no authentication).
 ///
@@ -126,8 +143,9 @@ impl Default for Options {
 
 impl Options {
     /// Requires this token on every route. It must be 16 to 512 characters of
-    /// letters, digits and punctuation other than `; , " \ % + &` (so it travels
-    /// unchanged in a header, a query string and a cookie).
+    /// `A-Z a-z 0-9 - . _ ~` (URL-unreserved, so it travels unchanged in a header, a
+    /// query string and a cookie; `#`, `+`, `%`, `&` would not); anything else is an
+    /// error here, when the router is built.
     pub fn token(mut self, token: impl AsRef<str>) -> Result<Self> {
         self.token = Some(auth::Token::new(token.as_ref())?);
         Ok(self)
@@ -153,6 +171,7 @@ impl Options {
             .route("/", get(page::index))
             .route("/assets/{file}", get(page::asset))
             .route("/api/tables", get(api::list))
+            .route("/api/openapi.json", get(openapi::document))
             .route("/api/tables/{name}", get(api::snapshot))
             .route("/api/tables/{name}/stream", get(sse::stream))
             .fallback(error::not_found)
@@ -162,8 +181,41 @@ impl Options {
             Some(token) => router.layer(middleware::from_fn_with_state(token, auth::require)),
             None => router,
         };
-        router.layer(middleware::map_response(security_headers))
+        router
+            .layer(middleware::from_fn(request_limits))
+            .layer(middleware::map_response(security_headers))
     }
+}
+
+/// The longest request target answered (32 KiB): the most filter values a request
+/// may carry (1,024) fit, with names like `destination_port`.
+pub const MAX_URI_BYTES: usize = 32 * 1024;
+/// The most header bytes answered (32 KiB, names and values).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// A 414 or 431 with the JSON error body, for requests past [`MAX_URI_BYTES`] or
+/// [`MAX_HEADER_BYTES`]. (hyper answers requests past its own, larger, read buffer —
+/// 64 KiB of request line, about 400 KiB of headers — with a bare status before any
+/// handler runs.)
+async fn request_limits(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let uri = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|o| &o.0)
+        .unwrap_or(request.uri());
+    let uri_len = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::uri_too_long(MAX_URI_BYTES).into_response();
+    }
+    let header_len: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_len > MAX_HEADER_BYTES {
+        return ApiError::headers_too_large(MAX_HEADER_BYTES).into_response();
+    }
+    next.run(request).await
 }
 
 async fn security_headers(mut response: Response) -> Response {

@@ -8,6 +8,9 @@
 //! | `protocol=TCP` | only rows whose dimension `protocol` is `TCP` |
 //! | `protocol=TCP&protocol=UDP` | a repeated key: rows whose `protocol` is any of the values |
 //!
+//! Every parameter has a `=`: a bare `protocol` (or `window`) is a 400, while
+//! `protocol=` filters on the empty text.
+//!
 //! Every key other than `window` names a dimension column; values are written as text
 //! and converted to the column's type (numbers, `true`/`false`, RFC 3339 timestamps, IP
 //! addresses), so `source_ip=10.0.0.1&source_ip=10.0.0.2` filters on two addresses.
@@ -18,7 +21,7 @@
 use livetable_core::{Error, Filter, Result, Value, ViewParams, parse_window};
 
 /// The most filter values one request may carry: a bound on the work one URL can ask.
-const MAX_VALUES: usize = 1024;
+pub(crate) const MAX_VALUES: usize = 1024;
 
 /// Parses a raw query string (without the `?`) into view parameters.
 ///
@@ -34,7 +37,22 @@ pub fn parse_view_params(query: Option<&str>) -> Result<ViewParams> {
     // (column, values) in order of first appearance.
     let mut columns: Vec<(String, Vec<Value>)> = Vec::new();
     let mut count = 0usize;
-    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+    let query = query.unwrap_or("");
+    // `form_urlencoded` reads `protocol` as `protocol=`; a bare name is a mistake.
+    if let Some(bare) = query
+        .split('&')
+        .find(|pair| !pair.is_empty() && !pair.contains('='))
+    {
+        let name = form_urlencoded::parse(bare.as_bytes())
+            .next()
+            .map(|(k, _)| k.into_owned())
+            .unwrap_or_default();
+        return Err(Error::invalid_parameter(format!(
+            "`{name}` has no value; write `{name}=value` (or `window=15m` for the window)"
+        ))
+        .with_context("parameter", name));
+    }
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         if key == "window" {
             if params.window.is_some() {
                 return Err(Error::invalid_parameter(
@@ -95,6 +113,17 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_name_is_a_400_like_a_bare_window_but_an_empty_value_filters() {
+        let bare = parse_view_params(Some("protocol")).unwrap_err();
+        let window = parse_view_params(Some("window")).unwrap_err();
+        assert_eq!(bare.kind(), window.kind());
+        assert!(bare.message().contains("`protocol=value`"), "{bare}");
+        let p = parse_view_params(Some("protocol=")).unwrap();
+        assert_eq!(p.filters, vec![Filter::eq("protocol", "")]);
+        assert!(parse_view_params(Some("window=")).is_err());
+    }
+
+    #[test]
     fn empty_query_is_the_default_view() {
         assert_eq!(parse_view_params(None).unwrap(), ViewParams::default());
         assert_eq!(parse_view_params(Some("")).unwrap(), ViewParams::default());
@@ -102,7 +131,14 @@ mod tests {
 
     #[test]
     fn mistakes_are_invalid_parameters() {
-        for bad in ["window=soon", "window=1h&window=2h", "=x"] {
+        for bad in [
+            "window=soon",
+            "window=1h&window=2h",
+            "=x",
+            "window",
+            "protocol",
+            "a=1&protocol",
+        ] {
             let e = parse_view_params(Some(bad)).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidParameter, "{bad}");
         }

@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Extension;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -30,7 +31,7 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Client};
 
 /// Told to every stream when the server shuts down.
 #[derive(Clone, Debug)]
@@ -77,12 +78,14 @@ struct StreamState {
 /// Opens the stream.
 pub(crate) async fn stream(
     State(app): State<AppState>,
-    Path(name): Path<String>,
+    client: Client,
+    name: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     closing: Option<Extension<Closing>>,
 ) -> Result<Response, ApiError> {
-    let (_, live) = app.view(&name, query.as_deref())?;
+    let Path(name) = name.map_err(ApiError::bad_path)?;
+    let (_, live) = app.view(&name, query.as_deref(), &client)?;
     let subscription = match resume_version(&headers, live.instance_id()) {
         Some(version) => live.subscribe_from(version),
         None => live.subscribe(),
@@ -139,4 +142,53 @@ fn encode(app: &AppState, instance: u64, update: &Update) -> livetable_core::Res
         .event(name)
         .id(event_id(instance, update.version()))
         .data(&*json))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn with_id(id: &[u8]) -> Option<HeaderMap> {
+        let value = HeaderValue::from_bytes(id).ok()?;
+        let mut headers = HeaderMap::new();
+        headers.insert("last-event-id", value);
+        Some(headers)
+    }
+
+    #[test]
+    fn ids_of_this_process_and_view_resume() {
+        let id = event_id(7, 42);
+        assert_eq!(
+            resume_version(&with_id(id.as_bytes()).unwrap(), 7),
+            Some(42)
+        );
+        assert_eq!(resume_version(&with_id(id.as_bytes()).unwrap(), 8), None);
+        assert_eq!(resume_version(&with_id(b"0-7.42").unwrap(), 7), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// Any header value: no panic, and a version only for this epoch and instance.
+        #[test]
+        fn any_last_event_id_is_read_without_panic(id in prop::collection::vec(any::<u8>(), 0..64), instance in any::<u64>()) {
+            if let Some(headers) = with_id(&id)
+                && resume_version(&headers, instance).is_some()
+            {
+                let text = std::str::from_utf8(&id).unwrap().trim();
+                prop_assert!(text.starts_with(&format!("{}-", epoch())), "{}", text);
+            }
+        }
+
+        /// Ids built around the real epoch, with arbitrary instance and version parts.
+        #[test]
+        fn near_miss_ids_never_panic(instance in "\\PC{0,24}", version in "\\PC{0,24}", sep in "[.\\-]{0,3}") {
+            let id = format!("{}-{instance}{sep}{version}", epoch());
+            if let Some(headers) = with_id(id.as_bytes()) {
+                let _ = resume_version(&headers, 1);
+            }
+        }
+    }
 }

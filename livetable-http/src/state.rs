@@ -1,8 +1,11 @@
 //! What every handler shares.
 
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use livetable_core::{Catalog, LiveTable, Patch, Result, Snapshot, Table};
 
 use crate::encode::EncodeCache;
@@ -29,11 +32,49 @@ impl AppState {
         }
     }
 
-    /// The table named `name` and its live view for the query string.
-    pub(crate) fn view(&self, name: &str, query: Option<&str>) -> Result<(Table, LiveTable)> {
+    /// The table named `name` and its live view for the query string, on behalf of
+    /// `client` (its views count against its share).
+    pub(crate) fn view(
+        &self,
+        name: &str,
+        query: Option<&str>,
+        client: &Client,
+    ) -> Result<(Table, LiveTable)> {
         let table = self.catalog.get(name)?;
         let params = parse_view_params(query)?;
-        let live = table.view(&params)?;
+        let live = table.view_for(&params, &client.0)?;
         Ok((table, live))
+    }
+}
+
+/// Who asks, for the per-client share of views: the peer's IP address as
+/// [`serve`](crate::serve) (or axum's `into_make_service_with_connect_info`) records
+/// it, IPv6 addresses by their /64 network (one host usually holds a whole /64);
+/// `unknown` without one. Behind a reverse proxy every viewer has the proxy's
+/// address, so they share one share.
+#[derive(Debug)]
+pub(crate) struct Client(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let key = match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(addr)) => match addr.ip() {
+                IpAddr::V4(ip) => ip.to_string(),
+                IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+                    Some(v4) => v4.to_string(),
+                    None => {
+                        let net = u128::from(ip) & !((1u128 << 64) - 1);
+                        format!("{}/64", Ipv6Addr::from(net))
+                    }
+                },
+            },
+            None => "unknown".to_owned(),
+        };
+        Ok(Client(key))
     }
 }

@@ -116,6 +116,26 @@ pub struct TableInfo {
     pub format_rules: Vec<FormatRule>,
 }
 
+/// A live view other than the default one, with who asked for it first.
+struct Slot {
+    live: LiveTable,
+    /// The client charged for the view (`None`: the application itself, through
+    /// [`Table::view`]).
+    owner: Option<Arc<str>>,
+    /// When it was last asked for, on the table's own counter: the least recently
+    /// used unwatched view goes first.
+    last_used: u64,
+}
+
+#[derive(Default)]
+struct Views {
+    /// The default view (default window, no filter): pinned, never evicted, never
+    /// counted against a bound.
+    default: Option<LiveTable>,
+    others: HashMap<ViewSpec, Slot>,
+    clock: u64,
+}
+
 struct TableInner {
     name: String,
     title: String,
@@ -125,17 +145,39 @@ struct TableInner {
     window: Duration,
     allowed_windows: Vec<Duration>,
     max_views: usize,
+    max_views_per_client: usize,
     default_order: Vec<OrderBy>,
     format_rules: Vec<FormatRule>,
-    views: Mutex<HashMap<ViewSpec, LiveTable>>,
+    views: Mutex<Views>,
 }
 
 /// A named table: a source, its refresh settings, the windows viewers may choose,
 /// formatting rules, and its live views.
 ///
 /// Viewers with the same normalised [`ViewParams`] share one [`LiveTable`], so the
-/// store sees one query per tick per distinct view, however many people watch. The
-/// number of live views is bounded; idle ones are dropped first when the bound is hit.
+/// store sees one query per tick per distinct view, however many people watch.
+///
+/// # Fair views
+/// Views cost the store one query per tick each, so their number is bounded, and no
+/// client can take the slots from the others:
+/// - **The default view is pinned.** The default window with no filter is started
+///   with the table (when built inside a tokio runtime; otherwise on first use), is
+///   never evicted and never counts against a bound: it is always served.
+/// - **At most [`max_views`](TableBuilder::max_views) other views** (default 16).
+/// - **Unwatched views go first.** When the bound is hit, the least recently used
+///   view that no subscription watches (one that only answered plain GETs, or whose
+///   viewers left) is dropped at once to make room — without waiting for it to go
+///   idle. Its current users keep their handle; the next request for it starts it
+///   again. Only when every view is watched is a new one refused
+///   ([`ErrorKind::LimitExceeded`], a 429 over HTTP).
+/// - **A per-client share.** Through [`view_for`](Table::view_for) (the HTTP adapter
+///   passes the peer address), one client may hold at most
+///   [`max_views_per_client`](TableBuilder::max_views_per_client) views (default 4)
+///   that it started: past it, its own least recently used unwatched view makes room,
+///   or it is refused — not the other clients. A flood of distinct filters from one
+///   address therefore holds at most 4 slots and never denies the default view or a
+///   new view to someone else. Views started by the application itself through
+///   [`view`](Table::view) are charged to no client.
 ///
 /// ```
 /// use std::time::Duration;
@@ -154,7 +196,7 @@ struct TableInner {
 /// let tcp = ViewParams::default().with_filter(Filter::eq("protocol", "TCP"));
 /// let a = table.view(&tcp)?;
 /// let b = table.view(&tcp)?;
-/// assert_eq!(table.view_count(), 1); // shared
+/// assert_eq!(table.view_count(), 1); // shared (the pinned default view is not counted)
 /// let err = table.view(&ViewParams::default().with_window_str("2h")?).unwrap_err();
 /// assert!(err.message().contains("allowed: 15m, 1h, 6h"));
 /// # Ok(()) }
@@ -183,6 +225,7 @@ pub struct TableBuilder {
     window: Duration,
     allowed_windows: Vec<Duration>,
     max_views: usize,
+    max_views_per_client: usize,
     default_order: Vec<OrderBy>,
     format_rules: Vec<FormatRule>,
 }
@@ -218,9 +261,18 @@ impl TableBuilder {
         self
     }
 
-    /// The most live views at once (default 16).
+    /// The most live views at once besides the pinned default view (default 16).
+    /// See [Fair views](Table#fair-views).
     pub fn max_views(mut self, n: usize) -> Self {
         self.max_views = n;
+        self
+    }
+
+    /// The most views one client may have started and still hold, through
+    /// [`Table::view_for`] (default 4, and never more than `max_views`). See
+    /// [Fair views](Table#fair-views).
+    pub fn max_views_per_client(mut self, n: usize) -> Self {
+        self.max_views_per_client = n;
         self
     }
 
@@ -256,6 +308,11 @@ impl TableBuilder {
         if self.max_views == 0 {
             return Err(ctx(Error::invalid_spec("max_views must be at least 1")));
         }
+        if self.max_views_per_client == 0 {
+            return Err(ctx(Error::invalid_spec(
+                "max_views_per_client must be at least 1",
+            )));
+        }
         let mut windows = vec![self.window];
         windows.extend(self.allowed_windows.iter().copied());
         if windows.iter().any(|w| w.is_zero()) {
@@ -280,7 +337,7 @@ impl TableBuilder {
             .map(|r| r.validate(&schema))
             .collect::<Result<Vec<_>>>()
             .map_err(ctx)?;
-        Ok(Table {
+        let table = Table {
             inner: Arc::new(TableInner {
                 title: self.title.unwrap_or_else(|| self.name.clone()),
                 name: self.name,
@@ -290,11 +347,18 @@ impl TableBuilder {
                 window: self.window,
                 allowed_windows: windows,
                 max_views: self.max_views,
+                max_views_per_client: self.max_views_per_client.min(self.max_views),
                 default_order: self.default_order,
                 format_rules,
-                views: Mutex::new(HashMap::new()),
+                views: Mutex::new(Views::default()),
             }),
-        })
+        };
+        // The default view exists from the start when there is a runtime to run it;
+        // otherwise it starts on first use.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            table.default_view()?;
+        }
+        Ok(table)
     }
 }
 
@@ -314,6 +378,7 @@ impl Table {
             window: Duration::from_secs(3600),
             allowed_windows: Vec::new(),
             max_views: 16,
+            max_views_per_client: 4,
             default_order: Vec::new(),
             format_rules: Vec::new(),
         }
@@ -419,39 +484,84 @@ impl Table {
 
     /// The live table for these viewer parameters: shared with every viewer whose
     /// parameters normalise the same, started on first use. Must be called inside a
-    /// tokio runtime.
+    /// tokio runtime. Views started here are charged to no client (the application
+    /// asks); see [`view_for`](Table::view_for) for requests on behalf of a client.
     pub fn view(&self, params: &ViewParams) -> Result<LiveTable> {
+        self.view_inner(params, None)
+    }
+
+    /// Like [`view`](Table::view), on behalf of `client` (a key such as the peer's IP
+    /// address): a view it starts counts against its share,
+    /// [`max_views_per_client`](TableBuilder::max_views_per_client). Joining a view
+    /// that already exists, and the default view, are always allowed.
+    pub fn view_for(&self, params: &ViewParams, client: &str) -> Result<LiveTable> {
+        self.view_inner(params, Some(client))
+    }
+
+    fn view_inner(&self, params: &ViewParams, client: Option<&str>) -> Result<LiveTable> {
         let spec = self.normalise(params)?;
         let t = &self.inner;
         let mut views = t.views.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(live) = views.get(&spec) {
-            return Ok(live.clone());
+        if spec == ViewSpec::new(t.window) {
+            if let Some(live) = &views.default {
+                return Ok(live.clone());
+            }
+            let live = self.start(spec)?;
+            views.default = Some(live.clone());
+            return Ok(live);
         }
-        if views.len() >= t.max_views {
-            // Make room: drop views nobody watches and that stopped refreshing.
-            views.retain(|_, live| {
-                let s = live.stats();
-                s.subscribers > 0 || !s.idle
-            });
+        views.clock += 1;
+        let now = views.clock;
+        if let Some(slot) = views.others.get_mut(&spec) {
+            slot.last_used = now;
+            return Ok(slot.live.clone());
         }
-        if views.len() >= t.max_views {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded,
-                format!(
-                    "table has {} live views, the most allowed; use an existing window and \
-                     filter, or try again when a view goes idle",
-                    t.max_views
-                ),
-            )
-            .with_context("table", &t.name));
+        let limit = |message: String| {
+            Error::new(ErrorKind::LimitExceeded, message).with_context("table", &t.name)
+        };
+        if let Some(client) = client {
+            let owned = views
+                .others
+                .values()
+                .filter(|s| s.owner.as_deref() == Some(client))
+                .count();
+            if owned >= t.max_views_per_client
+                && !views.evict_unwatched(|s| s.owner.as_deref() == Some(client))
+            {
+                return Err(limit(format!(
+                    "you hold {owned} live views of this table, the most one client may \
+                     start; close a stream you no longer watch, or use an existing window \
+                     and filter (the default view is always available)"
+                )));
+            }
         }
-        let live = LiveTable::builder_shared(&t.name, t.query.clone())
-            .config(t.config.clone())
-            .view(spec.clone())
-            .start()
-            .map_err(|e| e.with_context("table", &t.name))?;
-        views.insert(spec, live.clone());
+        if views.others.len() >= t.max_views && !views.evict_unwatched(|_| true) {
+            return Err(limit(format!(
+                "table has {} live views, all watched, the most allowed; use an existing \
+                 window and filter (the default view is always available), or try again \
+                 when a viewer leaves",
+                t.max_views
+            )));
+        }
+        let live = self.start(spec.clone())?;
+        views.others.insert(
+            spec,
+            Slot {
+                live: live.clone(),
+                owner: client.map(Arc::from),
+                last_used: now,
+            },
+        );
         Ok(live)
+    }
+
+    fn start(&self, spec: ViewSpec) -> Result<LiveTable> {
+        let t = &self.inner;
+        LiveTable::builder_shared(&t.name, t.query.clone())
+            .config(t.config.clone())
+            .view(spec)
+            .start()
+            .map_err(|e| e.with_context("table", &t.name))
     }
 
     /// The default view (default window, no filter).
@@ -459,8 +569,185 @@ impl Table {
         self.view(&ViewParams::default())
     }
 
-    /// How many views are live.
+    /// How many views are live besides the pinned default view.
     pub fn view_count(&self) -> usize {
-        self.inner.views.lock().map(|v| v.len()).unwrap_or(0)
+        self.inner.views.lock().map(|v| v.others.len()).unwrap_or(0)
+    }
+}
+
+impl Views {
+    /// Drops the least recently used view that nobody subscribes to among those
+    /// `eligible`; whether one was dropped.
+    fn evict_unwatched(&mut self, eligible: impl Fn(&Slot) -> bool) -> bool {
+        let victim = self
+            .others
+            .iter()
+            .filter(|(_, s)| eligible(s) && s.live.stats().subscribers == 0)
+            .min_by_key(|(_, s)| s.last_used)
+            .map(|(spec, _)| spec.clone());
+        match victim {
+            Some(spec) => {
+                self.others.remove(&spec);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{FetchContext, Fetched};
+    use crate::schema::Column;
+    use crate::value::DataType;
+
+    struct Empty(Schema);
+
+    impl TableQuery for Empty {
+        fn schema(&self) -> &Schema {
+            &self.0
+        }
+        async fn fetch(&self, _: &FetchContext) -> Result<Fetched> {
+            Ok(Fetched::default())
+        }
+    }
+
+    fn table() -> Table {
+        let schema = Schema::new(vec![
+            Column::dimension("protocol", DataType::Text),
+            Column::metric("n", DataType::Int),
+        ])
+        .unwrap();
+        Table::builder("packets", Empty(schema))
+            .allowed_windows([Duration::from_secs(300)])
+            .build()
+            .unwrap()
+    }
+
+    fn filter(i: usize) -> ViewParams {
+        ViewParams::default().with_filter(Filter::eq("protocol", format!("z{i}")))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_default_view_exists_from_the_start_and_is_always_served() {
+        let t = table();
+        let pinned = t.inner.views.lock().unwrap().default.clone();
+        let pinned = pinned.expect("the default view is started with the table");
+        // Sixteen watched views, from sixteen clients, fill every slot.
+        let mut held = Vec::new();
+        for i in 0..16 {
+            let live = t.view_for(&filter(i), &format!("10.0.0.{i}")).unwrap();
+            held.push(live.subscribe());
+        }
+        let err = t.view_for(&filter(99), "10.0.1.1").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded);
+        assert!(
+            err.message().contains("default view is always available"),
+            "{err}"
+        );
+        // The default view is still served, to anyone, and is the pinned one.
+        for who in ["10.0.0.1", "10.0.1.1"] {
+            let d = t.view_for(&ViewParams::default(), who).unwrap();
+            assert_eq!(d.instance_id(), pinned.instance_id());
+        }
+        let explicit = ViewParams::default().with_window(Duration::from_secs(3600));
+        assert_eq!(
+            t.view(&explicit).unwrap().instance_id(),
+            pinned.instance_id()
+        );
+        assert_eq!(t.view_count(), 16);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_client_flooding_filters_never_denies_another() {
+        let t = table();
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for i in 0..16 {
+            match t.view_for(&filter(i), "203.0.113.7") {
+                Ok(live) => held.push(live.subscribe()),
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+                    assert!(e.message().contains("one client"), "{e}");
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(held.len(), 4, "the flooding client holds its share only");
+        assert_eq!(refused, 12);
+        // Another client still gets new views, and the default one.
+        let other = t
+            .view_for(
+                &ViewParams::default().with_window(Duration::from_secs(300)),
+                "198.51.100.2",
+            )
+            .unwrap();
+        let _w = other.subscribe();
+        t.view_for(&filter(1000), "198.51.100.2").unwrap();
+        t.view_for(&ViewParams::default(), "198.51.100.2").unwrap();
+        // Joining a view the flooder started is free for anyone.
+        t.view_for(&filter(0), "198.51.100.3").unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unwatched_views_go_first_without_waiting_for_idle() {
+        let t = table();
+        // Plain GETs (no subscription) from many clients fill the slots ...
+        for i in 0..16 {
+            t.view_for(&filter(i), &format!("10.0.0.{i}")).unwrap();
+        }
+        // ... and one watched view replaces one of them at once, least recent first.
+        t.view_for(&filter(0), "10.0.0.0").unwrap(); // z0 used again
+        let watched = t.view_for(&filter(100), "10.0.9.9").unwrap();
+        let _sub = watched.subscribe();
+        let specs = |t: &Table| {
+            let views = t.inner.views.lock().unwrap();
+            let mut v: Vec<String> = views
+                .others
+                .keys()
+                .map(|s| format!("{:?}", s.filters))
+                .collect();
+            v.sort();
+            v
+        };
+        let now = specs(&t);
+        assert_eq!(now.len(), 16);
+        assert!(now.iter().any(|s| s.contains("\"z0\"")), "z0 was used last");
+        assert!(
+            !now.iter().any(|s| s.contains("\"z1\"")),
+            "z1 was the least recent"
+        );
+        assert!(now.iter().any(|s| s.contains("\"z100\"")));
+        // A client at its share makes room among its own unwatched views.
+        for i in 200..210 {
+            t.view_for(&filter(i), "192.0.2.1").unwrap();
+        }
+        let own = t
+            .inner
+            .views
+            .lock()
+            .unwrap()
+            .others
+            .values()
+            .filter(|s| s.owner.as_deref() == Some("192.0.2.1"))
+            .count();
+        assert_eq!(own, 4);
+        // The watched view survived every eviction.
+        assert!(specs(&t).iter().any(|s| s.contains("\"z100\"")));
+    }
+
+    #[test]
+    fn a_table_built_outside_a_runtime_starts_its_default_view_on_first_use() {
+        let t = table();
+        assert!(t.inner.views.lock().unwrap().default.is_none());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            t.default_view().unwrap();
+        });
+        assert!(t.inner.views.lock().unwrap().default.is_some());
     }
 }

@@ -147,6 +147,32 @@ pub fn packets_table(name: &str, source: Packets, interval: Duration) -> Table {
         .expect("a valid table")
 }
 
+/// An error message as a real backend writes it: a host, a URL, a relation name. None
+/// of [`BACKEND_SECRETS`] may ever reach a viewer.
+pub const BACKEND_MESSAGE: &str = "cannot reach Elasticsearch: error sending request for url \
+     (http://db.internal.example:9200/packets/_search); PostgreSQL: relation \
+     \"public.packets_raw\" does not exist";
+
+/// The parts of [`BACKEND_MESSAGE`] that must not leak.
+pub const BACKEND_SECRETS: &[&str] = &[
+    "db.internal",
+    "9200",
+    "_search",
+    "packets_raw",
+    "Elasticsearch",
+    "PostgreSQL",
+];
+
+/// Fails the test if `text` carries any part of [`BACKEND_MESSAGE`].
+pub fn assert_no_backend_text(text: &str) {
+    for secret in BACKEND_SECRETS {
+        assert!(
+            !text.contains(secret),
+            "`{secret}` leaks to a viewer: {text}"
+        );
+    }
+}
+
 pub fn sample_rows() -> Vec<Row> {
     vec![
         row("10.0.0.1", "TCP", 1200, 1_500_000),
