@@ -74,8 +74,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use filter::Filter;
 pub use format::{CellStyle, Color, Comparison, FormatRule};
 pub use live::{
-    Catalog, LiveTable, LiveTableBuilder, Patch, RefreshConfig, Subscription, Table, TableBuilder,
-    TableInfo, TableStats, Update, ViewParams, ViewSpec, diff, format_window, parse_window,
+    Catalog, DEFAULT_MAX_VIEWS, LiveTable, LiveTableBuilder, Patch, RefreshConfig,
+    SHARED_REFRESH_MAX_VIEWS, Subscription, Table, TableBuilder, TableInfo, TableStats, Update,
+    ViewParams, ViewSpec, diff, format_window, parse_window,
 };
 pub use memory::{MemorySource, MemorySourceBuilder, MemoryStats};
 pub use query::{BoxFuture, DynTableQuery, FetchContext, Fetched, SharedQuery, TableQuery, Window};

@@ -618,3 +618,32 @@ async fn live_views_over_a_cache_tick_together() {
         "{queries} store queries for {most} ticks of 12 views ({ticks:?})"
     );
 }
+
+/// A table over a cache allows more views by default: they cost no store query.
+#[tokio::test]
+async fn tables_over_a_cache_allow_more_views() {
+    use livetable_core::{SHARED_REFRESH_MAX_VIEWS, Table, ViewParams};
+    let store = EventStore::new();
+    let cached = Table::builder("cached", cache(&store)).build().unwrap();
+    let direct = Table::builder("direct", livetable_core::MemorySource::new(spec()).unwrap())
+        .build()
+        .unwrap();
+    let mut views = Vec::new();
+    for port in 0..SHARED_REFRESH_MAX_VIEWS as i64 {
+        let params = ViewParams::default().with_filter(Filter::eq("port", port));
+        views.push(cached.view(&params).unwrap().subscribe()); // watched: not evicted
+    }
+    let more = ViewParams::default().with_filter(Filter::eq("port", -5));
+    assert_eq!(
+        cached.view(&more).unwrap_err().kind(),
+        ErrorKind::LimitExceeded
+    );
+    for port in 0..16i64 {
+        let params = ViewParams::default().with_filter(Filter::eq("port", port));
+        views.push(direct.view(&params).unwrap().subscribe());
+    }
+    assert_eq!(
+        direct.view(&more).unwrap_err().kind(),
+        ErrorKind::LimitExceeded
+    );
+}

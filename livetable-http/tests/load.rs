@@ -172,44 +172,10 @@ async fn a_thousand_viewers_share_one_fetch_per_tick() {
 /// in-memory table must not stall the server: the static `GET /api/tables` keeps a p99
 /// under 50 ms while they refresh every second (it took a median of 2.1 s before).
 ///
-/// Two halves fix it: the filters cost O(log n) per row now (core `Filter`), and the
-/// in-memory source's fetch must run off the async workers. The second is the core
-/// memory module's (`spawn_blocking` inside `MemorySource::fetch`); until it lands,
-/// this test wraps the source so its fetch runs on the blocking pool, as it will, and
-/// `large_in_filters_on_a_plain_memory_source` (ignored until then) runs the source as is.
+/// Two halves fix it: the filters cost O(log n) per row (core `Filter`), and
+/// `MemorySource::fetch` merges on tokio's blocking pool, off the async workers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_in_filters_leave_the_server_responsive() {
-    large_in_filters(true).await;
-}
-
-/// The same with `MemorySource` itself: needs its fetch off the async workers (the
-/// lead's memory rewrite, `spawn_blocking`); before that, p99 is about 1 s here.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs MemorySource::fetch off the async workers (spawn_blocking, core memory rewrite)"]
-async fn large_in_filters_on_a_plain_memory_source() {
-    large_in_filters(false).await;
-}
-
-/// A source whose fetch runs `MemorySource::fetch_now` on tokio's blocking pool.
-struct OffWorkers(livetable_core::MemorySource);
-
-impl livetable_core::TableQuery for OffWorkers {
-    fn schema(&self) -> &livetable_core::Schema {
-        livetable_core::TableQuery::schema(&self.0)
-    }
-
-    async fn fetch(
-        &self,
-        ctx: &livetable_core::FetchContext,
-    ) -> livetable_core::Result<livetable_core::Fetched> {
-        let (source, ctx) = (self.0.clone(), ctx.clone());
-        tokio::task::spawn_blocking(move || source.fetch_now(&ctx))
-            .await
-            .expect("the fetch does not panic")
-    }
-}
-
-async fn large_in_filters(off_workers: bool) {
     use livetable_core::{Aggregate, DataType, MemorySource, Metric, Value};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -269,12 +235,7 @@ async fn large_in_filters(off_workers: bool) {
         with_filter < without * 2,
         "the filter costs too much: {with_filter:?} against {without:?} unfiltered"
     );
-    let table = if off_workers {
-        Table::builder("packets", OffWorkers(source))
-    } else {
-        Table::builder("packets", source)
-    };
-    let table = table
+    let table = Table::builder("packets", source)
         .interval(Duration::from_secs(1))
         .max_views(VIEWS + 1)
         .max_views_per_client(VIEWS + 1) // every viewer here is 127.0.0.1

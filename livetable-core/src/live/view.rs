@@ -136,6 +136,11 @@ struct Views {
     clock: u64,
 }
 
+/// The default bound on views besides the default view ([`TableBuilder::max_views`]).
+pub const DEFAULT_MAX_VIEWS: usize = 16;
+/// The default bound on views of a source whose views share one refresh.
+pub const SHARED_REFRESH_MAX_VIEWS: usize = 64;
+
 struct TableInner {
     name: String,
     title: String,
@@ -163,7 +168,10 @@ struct TableInner {
 /// - **The default view is pinned.** The default window with no filter is started
 ///   with the table (when built inside a tokio runtime; otherwise on first use), is
 ///   never evicted and never counts against a bound: it is always served.
-/// - **At most [`max_views`](TableBuilder::max_views) other views** (default 16).
+/// - **At most [`max_views`](TableBuilder::max_views) other views** (default 16; 64
+///   over a source whose views share one refresh, such as a
+///   [`BucketCache`](crate::BucketCache), where a view costs an in-memory merge and no
+///   store query).
 /// - **Unwatched views go first.** When the bound is hit, the least recently used
 ///   view that no subscription watches (one that only answered plain GETs, or whose
 ///   viewers left) is dropped at once to make room — without waiting for it to go
@@ -224,7 +232,7 @@ pub struct TableBuilder {
     config: RefreshConfig,
     window: Duration,
     allowed_windows: Vec<Duration>,
-    max_views: usize,
+    max_views: Option<usize>,
     max_views_per_client: usize,
     default_order: Vec<OrderBy>,
     format_rules: Vec<FormatRule>,
@@ -261,10 +269,11 @@ impl TableBuilder {
         self
     }
 
-    /// The most live views at once besides the pinned default view (default 16).
-    /// See [Fair views](Table#fair-views).
+    /// The most live views at once besides the pinned default view (default 16, or
+    /// [`SHARED_REFRESH_MAX_VIEWS`] for a source whose views share one refresh, see
+    /// [`TableQuery::shared_refresh`]). See [Fair views](Table#fair-views).
     pub fn max_views(mut self, n: usize) -> Self {
-        self.max_views = n;
+        self.max_views = Some(n);
         self
     }
 
@@ -305,7 +314,15 @@ impl TableBuilder {
             )));
         }
         self.config.validate().map_err(ctx)?;
-        if self.max_views == 0 {
+        // A view of a shared-refresh source costs a merge in memory, not a store query.
+        let max_views = self
+            .max_views
+            .unwrap_or(if self.query.dyn_shared_refresh() {
+                SHARED_REFRESH_MAX_VIEWS
+            } else {
+                DEFAULT_MAX_VIEWS
+            });
+        if max_views == 0 {
             return Err(ctx(Error::invalid_spec("max_views must be at least 1")));
         }
         if self.max_views_per_client == 0 {
@@ -346,8 +363,8 @@ impl TableBuilder {
                 config: self.config,
                 window: self.window,
                 allowed_windows: windows,
-                max_views: self.max_views,
-                max_views_per_client: self.max_views_per_client.min(self.max_views),
+                max_views,
+                max_views_per_client: self.max_views_per_client.min(max_views),
                 default_order: self.default_order,
                 format_rules,
                 views: Mutex::new(Views::default()),
@@ -377,7 +394,7 @@ impl Table {
             config: RefreshConfig::default(),
             window: Duration::from_secs(3600),
             allowed_windows: Vec::new(),
-            max_views: 16,
+            max_views: None,
             max_views_per_client: 4,
             default_order: Vec::new(),
             format_rules: Vec::new(),
