@@ -171,6 +171,7 @@ struct Counters {
     full_reads: AtomicU64,
     failures: AtomicU64,
     rows_read: AtomicU64,
+    store_micros: AtomicU64,
     last_differences: AtomicUsize,
 }
 
@@ -186,6 +187,9 @@ pub struct CacheStats {
     pub failures: u64,
     /// (bucket, group) rows the store returned, over all queries.
     pub rows_read: u64,
+    /// Time spent waiting for the store's answers, over all queries: with the elapsed
+    /// time, how busy the cache keeps the store.
+    pub store_time: Duration,
     /// (bucket, group) entries that differed at the last full read (0 at the first).
     pub last_reconcile_differences: usize,
     /// Time buckets held.
@@ -412,6 +416,7 @@ impl<Q: BucketQuery> BucketCache<Q> {
             full_reads: c.full_reads.load(Ordering::Acquire),
             failures: c.failures.load(Ordering::Acquire),
             rows_read: c.rows_read.load(Ordering::Acquire),
+            store_time: Duration::from_micros(c.store_micros.load(Ordering::Acquire)),
             last_reconcile_differences: c.last_differences.load(Ordering::Acquire),
             buckets: sizes.buckets,
             entries: sizes.bucket_entries,
@@ -448,18 +453,22 @@ impl<Q: BucketQuery> BucketCache<Q> {
         )?;
         inner.counters.queries.fetch_add(1, Ordering::AcqRel);
         let started = Instant::now();
-        let rows = match inner
+        let answer = inner
             .query
             .fetch_buckets(&BucketRequest::new(range, settings.width))
-            .await
-        {
+            .await;
+        let queried = started.elapsed();
+        inner.counters.store_micros.fetch_add(
+            u64::try_from(queried.as_micros()).unwrap_or(u64::MAX),
+            Ordering::AcqRel,
+        );
+        let rows = match answer {
             Ok(rows) => rows,
             Err(e) => {
                 inner.counters.failures.fetch_add(1, Ordering::AcqRel);
                 return Err(e.with_context("cache", "bucket query"));
             }
         };
-        let queried = started.elapsed();
         inner
             .counters
             .rows_read
