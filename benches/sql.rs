@@ -16,6 +16,13 @@
 //! - `sql/5dim_top500_5k_rows/*`: the same over a copy of the hour's last 5,000 packets,
 //!   where the database's own work is small and the client-side cost shows.
 //!
+//! With `--features mysql`, the same on MySQL / MariaDB at `MYSQL_URL` (default
+//! `mysql://root@127.0.0.1/test`): the packets are loaded once into
+//! `livetable_bench.packets_1m` there (addresses as `VARBINARY(16)`, an index on `ts`,
+//! reused when the table comment matches), then `sql_mysql/5dim_top500/*` and
+//! `sql_mysql/5dim_top500_5k_rows/*` compare `MySqlAggregate::fetch` with the same
+//! statement through `sqlx::query_with(..).fetch_all`.
+//!
 //! Besides criterion's report, an interleaved run (the two paths alternating, so drift
 //! on a shared machine hits both alike) prints the medians and their ratio.
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
@@ -188,6 +195,8 @@ fn bench(c: &mut Criterion) {
         201,
         Duration::from_secs(5),
     );
+    #[cfg(feature = "mysql")]
+    mysql::bench(c, &rt);
 }
 
 /// Benchmarks the two paths over `table`, after checking they agree and printing the
@@ -262,6 +271,209 @@ fn compare(
     group.bench_function("livetable_sql", |b| b.iter(through_livetable));
     group.bench_function("sqlx_direct", |b| b.iter(direct));
     group.finish();
+}
+
+/// The same comparison on MySQL / MariaDB.
+#[cfg(feature = "mysql")]
+mod mysql {
+    use super::*;
+    use livetable::sql::MySqlBackend;
+    use livetable::sql::sqlx::mysql::MySqlArguments;
+
+    fn mysql_url() -> String {
+        std::env::var("MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1/test".into())
+    }
+
+    async fn exec(db: &MySqlBackend, sql: &str) {
+        sqlx::query(AssertSqlSafe(sql.to_owned()))
+            .execute(db.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+        match ip {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        }
+    }
+
+    /// Loads the packets unless the table already holds them.
+    async fn load(db: &MySqlBackend) {
+        exec(db, "CREATE DATABASE IF NOT EXISTS livetable_bench").await;
+        let comment: Option<String> = sqlx::query_scalar(
+            "SELECT TABLE_COMMENT FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = 'livetable_bench' AND TABLE_NAME = 'packets_1m'",
+        )
+        .fetch_optional(db.pool())
+        .await
+        .unwrap();
+        if comment.as_deref() == Some(marker().as_str()) {
+            println!("reusing MySQL {TABLE} ({})", marker());
+            return;
+        }
+        let started = Instant::now();
+        exec(db, &format!("DROP TABLE IF EXISTS {TABLE}")).await;
+        exec(
+            db,
+            &format!(
+                "CREATE TABLE {TABLE} (ts DATETIME(6) NOT NULL, source_ip VARBINARY(16), \
+                 source_port INT, destination_ip VARBINARY(16), destination_port INT, \
+                 protocol VARCHAR(16), size INT, INDEX (ts))"
+            ),
+        )
+        .await;
+        let packets = Workload::new(SEED).generate(PACKETS, end());
+        // 7 parameters a row, under the protocol's 65,535 per statement.
+        for chunk in packets.chunks(5_000) {
+            let sql = format!(
+                "INSERT INTO {TABLE} VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+            );
+            let mut args = MySqlArguments::default();
+            for p in chunk {
+                args.add(p.ts.naive_utc()).unwrap();
+                args.add(ip_bytes(p.source_ip)).unwrap();
+                args.add(i32::from(p.source_port)).unwrap();
+                args.add(ip_bytes(p.destination_ip)).unwrap();
+                args.add(i32::from(p.destination_port)).unwrap();
+                args.add(p.protocol).unwrap();
+                args.add(p.size as i32).unwrap();
+            }
+            sqlx::query_with(AssertSqlSafe(sql), args)
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        exec(db, &format!("ANALYZE TABLE {TABLE}")).await;
+        exec(db, &format!("ALTER TABLE {TABLE} COMMENT = '{}'", marker())).await;
+        println!(
+            "loaded {PACKETS} packets into MySQL {TABLE} in {:.1?}",
+            started.elapsed()
+        );
+    }
+
+    pub(super) fn bench(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+        let db = rt.block_on(async {
+            let db = MySqlBackend::builder()
+                .url(mysql_url())
+                .max_connections(1)
+                .statement_timeout(Duration::from_secs(120))
+                .build()
+                .unwrap();
+            if let Err(e) = sqlx::query("SELECT 1").execute(db.pool()).await {
+                println!("SKIPPED: MySQL at {} is unreachable: {e}", mysql_url());
+                return None;
+            }
+            load(&db).await;
+            exec(&db, &format!("DROP TABLE IF EXISTS {SMALL_TABLE}")).await;
+            exec(
+                &db,
+                &format!(
+                    "CREATE TABLE {SMALL_TABLE} AS SELECT * FROM {TABLE} ORDER BY ts DESC LIMIT 5000"
+                ),
+            )
+            .await;
+            exec(&db, &format!("ANALYZE TABLE {SMALL_TABLE}")).await;
+            Some(db)
+        });
+        let Some(db) = db else { return };
+        compare(
+            c,
+            rt,
+            &db,
+            TABLE,
+            "sql_mysql/5dim_top500",
+            11,
+            Duration::from_secs(20),
+        );
+        compare(
+            c,
+            rt,
+            &db,
+            SMALL_TABLE,
+            "sql_mysql/5dim_top500_5k_rows",
+            201,
+            Duration::from_secs(5),
+        );
+    }
+
+    fn compare(
+        c: &mut Criterion,
+        rt: &tokio::runtime::Runtime,
+        db: &MySqlBackend,
+        table: &str,
+        name: &str,
+        rounds: usize,
+        measurement: Duration,
+    ) {
+        let source = db.aggregate(table, five_dim_spec()).unwrap();
+        let ctx = FetchContext::new(Window::ending_at(end(), Duration::from_secs(3600)).unwrap());
+        let sql = rt.block_on(source.sql(&ctx)).unwrap();
+        println!("{name} statement: {sql}");
+
+        let through_livetable = || {
+            rt.block_on(async {
+                let fetched = source.fetch(&ctx).await.unwrap();
+                assert_eq!(fetched.rows.len(), 500);
+                black_box(fetched)
+            })
+        };
+        let direct = || {
+            rt.block_on(async {
+                let mut args = MySqlArguments::default();
+                args.add(ctx.window.start.naive_utc()).unwrap();
+                args.add(ctx.window.end.naive_utc()).unwrap();
+                args.add(500_i64).unwrap();
+                let rows = sqlx::query_with(AssertSqlSafe(sql.clone()), args)
+                    .fetch_all(db.pool())
+                    .await
+                    .unwrap();
+                assert_eq!(rows.len(), 500);
+                black_box(rows)
+            })
+        };
+        // Both paths give the same table: every row agrees on the count column.
+        let first = through_livetable();
+        let first_direct = direct();
+        for (row, direct_row) in first.rows.iter().zip(&first_direct) {
+            let count: i64 = sqlx::Row::get(direct_row, 5);
+            assert_eq!(row[5].as_i64(), Some(count));
+        }
+
+        let mut lt = Vec::new();
+        let mut dr = Vec::new();
+        for _ in 0..rounds {
+            let t = Instant::now();
+            through_livetable();
+            lt.push(t.elapsed());
+            let t = Instant::now();
+            direct();
+            dr.push(t.elapsed());
+        }
+        lt.sort();
+        dr.sort();
+        let pct = |v: &[Duration], p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "{name}: interleaved ({rounds} each): livetable_sql median {:.2?} p95 {:.2?} max {:.2?}; \
+             sqlx_direct median {:.2?} p95 {:.2?} max {:.2?}; median ratio {:.3}",
+            pct(&lt, 0.5),
+            pct(&lt, 0.95),
+            pct(&lt, 1.0),
+            pct(&dr, 0.5),
+            pct(&dr, 0.95),
+            pct(&dr, 1.0),
+            pct(&lt, 0.5).as_secs_f64() / pct(&dr, 0.5).as_secs_f64()
+        );
+
+        let mut group = c.benchmark_group(name);
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_secs(2));
+        group.measurement_time(measurement);
+        group.bench_function("livetable_sql", |b| b.iter(through_livetable));
+        group.bench_function("sqlx_direct", |b| b.iter(direct));
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench);

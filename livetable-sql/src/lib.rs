@@ -1,21 +1,37 @@
 //! # livetable-sql
 //!
-//! The PostgreSQL backend of [livetable](https://docs.rs/livetable), on `sqlx`: a
-//! PostgreSQL table becomes a live table, from an [`Aggregate`](livetable_core::Aggregate)
-//! spec ([`PgBackend::aggregate`]) or from your own SQL ([`PgBackend::raw`]).
+//! The relational backend of [livetable](https://docs.rs/livetable), on `sqlx`: a
+//! PostgreSQL, MySQL or MariaDB table becomes a live table, from an
+//! [`Aggregate`](livetable_core::Aggregate) spec ([`PgBackend::aggregate`],
+//! `MySqlBackend::aggregate`) or from your own SQL ([`PgBackend::raw`],
+//! `MySqlBackend::raw`).
+//!
+//! | feature | adds |
+//! |---|---|
+//! | *(always)* | PostgreSQL 14+: [`PgBackend`] |
+//! | `mysql` | MySQL 5.7+ / MariaDB 10.5+: `MySqlBackend` |
 //!
 //! - One parameterised statement per spec and viewer shape; identifiers come only from
 //!   the validated spec and are quoted, every value is a bind parameter, the window
 //!   bounds are bound timestamps. Results follow `Aggregate`'s semantics exactly
-//!   (byte order for text, `Null` first ascending, dimensions as the tie-break).
-//! - Decoding of int2/int4/int8, numeric, float4/float8, text/varchar, bool, inet and
-//!   timestamp(tz) into [`Value`](livetable_core::Value)s.
+//!   (byte order for text, `Null` first ascending, dimensions as the tie-break, integer
+//!   sums that fail rather than wrap) in both dialects. One statement builder serves
+//!   both; what differs by dialect (quoting, placeholders, text collation, `NULL`
+//!   order, IP storage, `in` lists, sums and averages, the bucket expression) is
+//!   isolated in one place, the dialect layer.
+//! - Decoding into [`Value`](livetable_core::Value)s: PostgreSQL's int2/int4/int8,
+//!   numeric, float4/float8, text/varchar, bool, inet and timestamp(tz); MySQL's
+//!   TINYINT…BIGINT (signed and unsigned, never wrapped), DECIMAL, FLOAT, DOUBLE,
+//!   VARCHAR/TEXT, DATETIME/TIMESTAMP (UTC sessions), BOOLEAN, and IPs as MariaDB
+//!   INET6, text or VARBINARY(16).
 //! - Per-time-bucket partial aggregates ([`BucketQuery`](livetable_core::BucketQuery) on
-//!   [`PgAggregate`]) for the bucket cache: one `date_bin` statement grouped by bucket
-//!   and dimensions, fully parameterised like the direct one.
-//! - Errors mapped onto livetable's kinds: connection failures are `unavailable` and
-//!   retryable, `statement_timeout` is `timeout`, unknown tables and columns are
-//!   `invalid_spec` with the server's message.
+//!   [`PgAggregate`] and `MySqlAggregate`) for the bucket cache: one statement grouped
+//!   by bucket and dimensions (`date_bin` on PostgreSQL, epoch seconds on MySQL), fully
+//!   parameterised like the direct one.
+//! - Errors mapped onto livetable's kinds: connection failures and a server gone away
+//!   are `unavailable` and retryable, statement and lock-wait timeouts are `timeout`,
+//!   unknown tables and columns are `invalid_spec` with the server's message, access
+//!   denied is `permission_denied`.
 //!
 //! # Example
 //! ```no_run

@@ -136,27 +136,39 @@ async fn merged_buckets_equal_the_direct_statement() {
     .await;
     agree_on(&db, &stamped, anchor).await;
 
-    // A row at a known UTC time lands in that instant's bucket, for both column types.
+    // Rows at known UTC times land in those instants' buckets, for both column types,
+    // including either side of a bucket edge.
     for t in [&table, &stamped] {
         db.exec(&format!(
-            "INSERT INTO {t} (ts, host) VALUES ('2001-02-03 04:05:06.789', 'known')"
+            "INSERT INTO {t} (ts, host) VALUES ('2001-02-03 04:05:06.789', 'known'), \
+             ('2001-02-03 03:59:59.999', 'before'), ('2001-02-03 04:10:00.000', 'edge')"
         ))
         .await;
         let q = db
             .db
             .aggregate(t, spec(&[("host", DataType::Text)]).build().unwrap())
             .unwrap();
-        let at: DateTime<Utc> = "2001-02-03T04:00:00Z".parse().unwrap();
-        let buckets = q
+        let at: DateTime<Utc> = "2001-02-03T03:50:00Z".parse().unwrap();
+        let mut buckets = q
             .fetch_buckets(&BucketRequest::new(
                 Window::new(at, at + TimeDelta::hours(1)).unwrap(),
                 Duration::from_secs(600),
             ))
             .await
             .unwrap();
-        assert_eq!(buckets.len(), 1, "{buckets:?}");
-        assert_eq!(buckets[0].start, at);
-        assert_eq!(buckets[0].key, vec![Value::from("known")]);
+        buckets.sort_by_key(|b| b.start);
+        let got: Vec<(String, Value)> = buckets
+            .iter()
+            .map(|b| (b.start.format("%H:%M").to_string(), b.key[0].clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("03:50".to_owned(), Value::from("before")),
+                ("04:00".to_owned(), Value::from("known")),
+                ("04:10".to_owned(), Value::from("edge")),
+            ]
+        );
     }
     db.drop().await;
 }
