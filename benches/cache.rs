@@ -185,6 +185,9 @@ fn main() {
     if wants("postgres") {
         postgres::run();
     }
+    if args.iter().any(|a| a == "postgres-10m") {
+        postgres::run_10m();
+    }
     if wants("merge") {
         // The bucket cache's default width for an hour, then MemorySource's.
         merge(Duration::from_secs(10));
@@ -200,9 +203,9 @@ mod postgres {
     use std::time::{Duration, Instant};
 
     use chrono::{DateTime, Utc};
+    use livetable::sql::PgAggregate;
     use livetable::sql::PgBackend;
     use livetable::sql::sqlx::{self, Arguments, AssertSqlSafe, postgres::PgArguments};
-    use livetable::sql::PgAggregate;
     use livetable::{
         Aggregate, BucketCache, Catalog, FetchContext, Filter, LiveTable, SharedQuery,
         Subscription, Table, TableQuery, Update, ViewParams, Window,
@@ -233,15 +236,31 @@ mod postgres {
         );
         for chunk in packets.chunks(50_000) {
             let mut args = PgArguments::default();
-            args.add(chunk.iter().map(|p| p.ts).collect::<Vec<_>>()).unwrap();
+            args.add(chunk.iter().map(|p| p.ts).collect::<Vec<_>>())
+                .unwrap();
             args.add(chunk.iter().map(|p| p.source_ip).collect::<Vec<IpAddr>>())
                 .unwrap();
-            args.add(chunk.iter().map(|p| i32::from(p.source_port)).collect::<Vec<_>>())
-                .unwrap();
-            args.add(chunk.iter().map(|p| p.destination_ip).collect::<Vec<IpAddr>>())
-                .unwrap();
-            args.add(chunk.iter().map(|p| i32::from(p.destination_port)).collect::<Vec<_>>())
-                .unwrap();
+            args.add(
+                chunk
+                    .iter()
+                    .map(|p| i32::from(p.source_port))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+            args.add(
+                chunk
+                    .iter()
+                    .map(|p| p.destination_ip)
+                    .collect::<Vec<IpAddr>>(),
+            )
+            .unwrap();
+            args.add(
+                chunk
+                    .iter()
+                    .map(|p| i32::from(p.destination_port))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
             args.add(chunk.iter().map(|p| p.protocol).collect::<Vec<&str>>())
                 .unwrap();
             args.add(chunk.iter().map(|p| p.size as i32).collect::<Vec<_>>())
@@ -345,7 +364,12 @@ mod postgres {
             .rsplit_once(')')
             .map(|(_, rest)| rest.split_whitespace().collect())
             .unwrap_or_default();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         // After the command: state is field 0, utime 11, stime 12.
         Duration::from_millis((ticks(11) + ticks(12)) * 10)
     }
@@ -376,7 +400,11 @@ mod postgres {
             for _ in 0..ticks {
                 next_tick(Duration::from_secs(6)).await;
                 let t = Instant::now();
-                let rows = query.fetch(&FetchContext::new(window())).await.unwrap().rows;
+                let rows = query
+                    .fetch(&FetchContext::new(window()))
+                    .await
+                    .unwrap()
+                    .rows;
                 took.push(t.elapsed());
                 assert_eq!(rows.len(), 500);
             }
@@ -408,14 +436,12 @@ mod postgres {
                 let mut params = ViewParams::default()
                     .with_window(Duration::from_secs([300, 900, 1800, 3600][i % 4]));
                 if i >= 4 {
-                    params = params.with_filter(Filter::eq(
-                        "protocol",
-                        ["TCP", "UDP", "ICMP", "GRE"][i % 4],
-                    ));
+                    params = params
+                        .with_filter(Filter::eq("protocol", ["TCP", "UDP", "ICMP", "GRE"][i % 4]));
                 }
                 if i >= 8 {
-                    params = params
-                        .with_filter(Filter::is_in("destination_port", [443i64, 80, 53]));
+                    params =
+                        params.with_filter(Filter::is_in("destination_port", [443i64, 80, 53]));
                 }
                 let view = table.view(&params).unwrap();
                 view.ready().await;
@@ -544,7 +570,8 @@ mod postgres {
         }
         let elapsed = started.elapsed();
         let (after, stats_after) = (view.stats(), cache.stats());
-        let busy = (stats_after.store_time - stats.store_time).as_secs_f64() / elapsed.as_secs_f64();
+        let busy =
+            (stats_after.store_time - stats.store_time).as_secs_f64() / elapsed.as_secs_f64();
         println!(
             "  cached, 1 s interval over {seconds} s: {} fetches, {} skipped ticks, store busy \
              {:.2} % of the time (idle {:.2} %); data age {}",
@@ -601,6 +628,25 @@ mod postgres {
                 })
                 .unwrap_or_default()
         );
+    }
+
+    /// Only the 10 M part, cached (with `RUST_LOG=livetable_core=debug` for the cache's log).
+    pub(super) fn run_10m() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let loader = backend(2);
+            load(&loader, 10_000_000).await;
+            let inserts = live_inserts(backend(1), 10_000_000);
+            ticks_served(true, 10).await;
+            inserts.abort();
+        });
     }
 
     pub(super) fn run() {

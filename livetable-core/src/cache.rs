@@ -425,10 +425,30 @@ impl<Q: BucketQuery> BucketCache<Q> {
         }
     }
 
+    /// Brings the cache up to `end` (ns); returns where the cached data ends.
+    ///
+    /// The refresh runs in a task of its own: a fetch the live table abandons on its
+    /// timeout must not abandon a query half applied, and a first load longer than
+    /// the timeout (a big retention) goes on to completion, so that a later tick finds
+    /// it done rather than starting it over.
+    async fn catch_up(&self, end: i64) -> Result<i64> {
+        let inner = self.inner.clone();
+        match tokio::spawn(async move { inner.catch_up(end).await }).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                ErrorKind::Unexpected,
+                "the bucket cache's refresh panicked (a bug in the source or in livetable)",
+            )
+            .with_retryable(true)),
+        }
+    }
+}
+
+impl<Q: BucketQuery> Inner<Q> {
     /// Brings the cache up to `end` (ns) unless a query ended within `coalesce` before
     /// it; returns where the cached data ends.
     async fn catch_up(&self, end: i64) -> Result<i64> {
-        let inner = &*self.inner;
+        let inner = self;
         let settings = inner.settings;
         let mut progress = inner.progress.lock().await;
         let coalesce = nanos(settings.coalesce);

@@ -647,3 +647,67 @@ async fn tables_over_a_cache_allow_more_views() {
         ErrorKind::LimitExceeded
     );
 }
+
+/// A first load longer than the live table's fetch timeout goes on to completion (the
+/// fetch is abandoned, not the load): the next tick serves from it instead of starting
+/// the load over, again and again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_load_longer_than_the_fetch_timeout_completes() {
+    use livetable_core::{LiveTable, Status};
+    /// Reading the whole retention takes longer than the fetch timeout; a tail is quick.
+    struct SlowFullReads {
+        store: EventStore,
+    }
+    impl BucketQuery for SlowFullReads {
+        fn spec(&self) -> &Aggregate {
+            self.store.spec()
+        }
+        async fn fetch_buckets(&self, request: &BucketRequest) -> Result<Vec<BucketRow>> {
+            if request.range.length() > Duration::from_secs(120) {
+                tokio::time::sleep(Duration::from_millis(1_800)).await;
+            }
+            self.store.fetch_buckets(request).await
+        }
+    }
+    let store = EventStore::new();
+    let now = Utc::now().timestamp() - 1_800_000_000;
+    let mut rng = Rng(17);
+    for s in now - 600..now {
+        store.insert(random_event(&mut rng, s as u64, t(s)));
+    }
+    let cache = BucketCache::builder(SlowFullReads { store })
+        .bucket_width(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let table = LiveTable::builder("slow", cache.clone())
+        .interval(Duration::from_secs(1))
+        .fetch_timeout(Duration::from_secs(1))
+        .window(Duration::from_secs(600))
+        .start()
+        .unwrap();
+    let first = table.ready().await;
+    assert!(
+        matches!(first.status, Status::Stale { .. }),
+        "{:?}",
+        first.status
+    );
+    let mut updates = table.subscribe();
+    let fresh = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let snapshot = table.snapshot();
+            if matches!(snapshot.status, Status::Fresh) {
+                return snapshot;
+            }
+            updates.next().await;
+        }
+    })
+    .await
+    .expect("a fresh table once the load is done");
+    assert!(!fresh.rows.is_empty());
+    let stats = cache.stats();
+    assert_eq!(
+        stats.full_reads, 1,
+        "the load was not started over: {stats:?}"
+    );
+    assert_eq!(stats.failures, 0, "{stats:?}");
+}
