@@ -36,6 +36,9 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use livetable::{FetchContext, MemorySource, Window};
 use livetable_testkit::workload::{EventLayout, LiveTraffic, Workload, five_dim_spec};
 
+#[path = "common/packets_pg.rs"]
+mod packets_pg;
+
 const SEED: u64 = 42;
 
 fn start() -> DateTime<Utc> {
@@ -198,22 +201,22 @@ fn main() {
 /// PostgreSQL, the 5-dimension packet spec, top 500, packets arriving live; the cached
 /// mode against the direct mode in the same run.
 mod postgres {
-    use std::net::IpAddr;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use chrono::{DateTime, Utc};
     use livetable::sql::PgAggregate;
     use livetable::sql::PgBackend;
-    use livetable::sql::sqlx::{self, Arguments, AssertSqlSafe, postgres::PgArguments};
+    use livetable::sql::sqlx;
     use livetable::{
         Aggregate, BucketCache, Catalog, FetchContext, Filter, LiveTable, SharedQuery,
         Subscription, Table, TableQuery, Update, ViewParams, Window,
     };
-    use livetable_testkit::workload::{LiveTraffic, Packet, Workload, five_dim_spec};
+    use livetable_testkit::workload::{LiveTraffic, Workload, five_dim_spec};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
     use super::Tail;
+    use super::packets_pg::{create, exec, insert};
 
     const TABLE: &str = "livetable_bench.packets_live";
     const HOUR: Duration = Duration::from_secs(3600);
@@ -222,71 +225,13 @@ mod postgres {
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into())
     }
 
-    async fn exec(pg: &PgBackend, sql: &str) {
-        sqlx::query(AssertSqlSafe(sql.to_owned()))
-            .execute(pg.pool())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    async fn insert(pg: &PgBackend, packets: &[Packet]) {
-        let sql = format!(
-            "INSERT INTO {TABLE} SELECT * FROM UNNEST($1::timestamptz[], $2::inet[], \
-             $3::int4[], $4::inet[], $5::int4[], $6::text[], $7::int4[])"
-        );
-        for chunk in packets.chunks(50_000) {
-            let mut args = PgArguments::default();
-            args.add(chunk.iter().map(|p| p.ts).collect::<Vec<_>>())
-                .unwrap();
-            args.add(chunk.iter().map(|p| p.source_ip).collect::<Vec<IpAddr>>())
-                .unwrap();
-            args.add(
-                chunk
-                    .iter()
-                    .map(|p| i32::from(p.source_port))
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap();
-            args.add(
-                chunk
-                    .iter()
-                    .map(|p| p.destination_ip)
-                    .collect::<Vec<IpAddr>>(),
-            )
-            .unwrap();
-            args.add(
-                chunk
-                    .iter()
-                    .map(|p| i32::from(p.destination_port))
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap();
-            args.add(chunk.iter().map(|p| p.protocol).collect::<Vec<&str>>())
-                .unwrap();
-            args.add(chunk.iter().map(|p| p.size as i32).collect::<Vec<_>>())
-                .unwrap();
-            sqlx::query_with(AssertSqlSafe(sql.clone()), args)
-                .execute(pg.pool())
-                .await
-                .unwrap();
-        }
-    }
-
     /// A table holding `per_hour` packets of the past hour, with an index on `ts`.
     async fn load(pg: &PgBackend, per_hour: usize) {
         let started = Instant::now();
         exec(pg, "CREATE SCHEMA IF NOT EXISTS livetable_bench").await;
-        exec(pg, &format!("DROP TABLE IF EXISTS {TABLE}")).await;
-        exec(
-            pg,
-            &format!(
-                "CREATE TABLE {TABLE} (ts timestamptz NOT NULL, source_ip inet, source_port \
-                 int4, destination_ip inet, destination_port int4, protocol text, size int4)"
-            ),
-        )
-        .await;
+        create(pg, TABLE).await;
         let packets = Workload::new(42).generate(per_hour, Utc::now());
-        insert(pg, &packets).await;
+        insert(pg, TABLE, &packets).await;
         exec(pg, &format!("CREATE INDEX ON {TABLE} (ts)")).await;
         exec(pg, &format!("VACUUM ANALYZE {TABLE}")).await;
         println!(
@@ -305,7 +250,7 @@ mod postgres {
                 tick.tick().await;
                 let now = Utc::now();
                 let count = (per_hour as f64 * (now - last).as_seconds_f64() / 3600.0) as usize;
-                insert(&pg, &traffic.generate(count, last, now)).await;
+                insert(&pg, TABLE, &traffic.generate(count, last, now)).await;
                 last = now;
             }
         })

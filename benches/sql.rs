@@ -38,11 +38,14 @@ use livetable::sql::sqlx::{self, Arguments, AssertSqlSafe, postgres::PgArguments
 use livetable::{FetchContext, TableQuery, Window};
 use livetable_testkit::workload::{Workload, five_dim_spec};
 
+#[path = "common/packets_pg.rs"]
+mod packets_pg;
+use packets_pg::{create, exec, insert};
+
 const SEED: u64 = 42;
 const PACKETS: usize = 1_000_000;
 const TABLE: &str = "livetable_bench.packets_1m";
 const SMALL_TABLE: &str = "livetable_bench.packets_5k";
-const BATCH: usize = 50_000;
 
 fn end() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
@@ -60,13 +63,6 @@ fn marker() -> String {
     )
 }
 
-async fn exec(pg: &PgBackend, sql: &str) {
-    sqlx::query(AssertSqlSafe(sql.to_owned()))
-        .execute(pg.pool())
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
 /// Loads the packets unless the table already holds them.
 async fn load(pg: &PgBackend) {
     let comment: Option<String> =
@@ -81,56 +77,8 @@ async fn load(pg: &PgBackend) {
     }
     let started = Instant::now();
     exec(pg, "CREATE SCHEMA IF NOT EXISTS livetable_bench").await;
-    exec(pg, &format!("DROP TABLE IF EXISTS {TABLE}")).await;
-    exec(
-        pg,
-        &format!(
-            "CREATE TABLE {TABLE} (ts timestamptz NOT NULL, source_ip inet, source_port int4, \
-             destination_ip inet, destination_port int4, protocol text, size int4)"
-        ),
-    )
-    .await;
-    let packets = Workload::new(SEED).generate(PACKETS, end());
-    let insert = format!(
-        "INSERT INTO {TABLE} SELECT * FROM UNNEST($1::timestamptz[], $2::inet[], $3::int4[], \
-         $4::inet[], $5::int4[], $6::text[], $7::int4[])"
-    );
-    for chunk in packets.chunks(BATCH) {
-        let mut args = PgArguments::default();
-        args.add(chunk.iter().map(|p| p.ts).collect::<Vec<_>>())
-            .unwrap();
-        args.add(chunk.iter().map(|p| p.source_ip).collect::<Vec<IpAddr>>())
-            .unwrap();
-        args.add(
-            chunk
-                .iter()
-                .map(|p| i32::from(p.source_port))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        args.add(
-            chunk
-                .iter()
-                .map(|p| p.destination_ip)
-                .collect::<Vec<IpAddr>>(),
-        )
-        .unwrap();
-        args.add(
-            chunk
-                .iter()
-                .map(|p| i32::from(p.destination_port))
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        args.add(chunk.iter().map(|p| p.protocol).collect::<Vec<&str>>())
-            .unwrap();
-        args.add(chunk.iter().map(|p| p.size as i32).collect::<Vec<_>>())
-            .unwrap();
-        sqlx::query_with(AssertSqlSafe(insert.clone()), args)
-            .execute(pg.pool())
-            .await
-            .unwrap();
-    }
+    create(pg, TABLE).await;
+    insert(pg, TABLE, &Workload::new(SEED).generate(PACKETS, end())).await;
     exec(pg, &format!("ANALYZE {TABLE}")).await;
     exec(pg, &format!("COMMENT ON TABLE {TABLE} IS '{}'", marker())).await;
     println!(
