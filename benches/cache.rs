@@ -179,6 +179,49 @@ fn merge(width: Duration) {
     );
 }
 
+/// The tcpdump example's in-memory table (10 s buckets, an hour, 720,000 packets of
+/// prefill, then 200 packets a second) over 100 simulated minutes, fetched every 6 s:
+/// whether what it holds levels off once the prefilled hour has left the window.
+fn growth() {
+    let spec = five_dim_spec();
+    let layout = EventLayout::new(&spec).unwrap();
+    let source = MemorySource::builder(spec)
+        .bucket_width(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut now = start();
+    let past = Workload::new(SEED).generate(720_000, now);
+    source.push_batch(layout.events(&past)).unwrap();
+    drop(past);
+    let mut traffic = LiveTraffic::new(SEED);
+    let window = Duration::from_secs(3600);
+    println!(
+        "growth: minute, groups, (bucket, group) entries, merged entries, table MB, resident MB"
+    );
+    for tick in 0..=1_000 {
+        if tick % 50 == 0 {
+            let s = source.stats();
+            println!(
+                "growth: {:>4} {:>8} {:>9} {:>9} {:>7.1} {:>7.1}",
+                tick / 10,
+                s.groups,
+                s.bucket_entries,
+                s.merged_entries,
+                s.table_bytes as f64 / 1e6,
+                resident_bytes() as f64 / 1e6
+            );
+        }
+        let next = now + TimeDelta::seconds(6);
+        source
+            .push_batch(layout.events(&traffic.generate(1_200, now, next)))
+            .unwrap();
+        now = next;
+        source
+            .fetch_now(&FetchContext::new(Window::ending_at(now, window).unwrap()))
+            .unwrap();
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -190,6 +233,9 @@ fn main() {
     }
     if args.iter().any(|a| a == "postgres-10m") {
         postgres::run_10m();
+    }
+    if args.iter().any(|a| a == "growth") {
+        growth();
     }
     if wants("merge") {
         // The bucket cache's default width for an hour, then MemorySource's.
