@@ -204,7 +204,6 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use livetable::Value;

@@ -490,13 +490,10 @@ mod postgres {
             let pool = match connected {
                 Ok(pool) => pool,
                 Err(e) => {
-                    assert!(
-                        std::env::var("LIVETABLE_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                        "PostgreSQL is required (LIVETABLE_REQUIRE_SERVICES=1) but {} is \
-                         unreachable: {e}",
-                        database_url()
+                    livetable_testkit::services::missing(
+                        "PostgreSQL",
+                        format_args!("{} is unreachable ({e}); set DATABASE_URL", database_url()),
                     );
-                    println!("skipped: no PostgreSQL at {} ({e})", database_url());
                     return None;
                 }
             };

@@ -26,6 +26,7 @@ use hyper_util::rt::TokioIo;
 use livetable_core::{Aggregate, Catalog, DataType, Metric, RefreshConfig, Table};
 use livetable_sql::PgBackend;
 use livetable_sql::sqlx::{self, AssertSqlSafe};
+use livetable_testkit::services::missing;
 use tokio::sync::{mpsc, watch};
 
 const VIEWERS: usize = 1000;
@@ -33,10 +34,6 @@ const VIEWERS: usize = 1000;
 const INTERVAL: Duration = Duration::from_secs(1);
 /// What delivery to 1,000 viewers and a failing connect may add to a tick.
 const MARGIN: Duration = Duration::from_secs(1);
-
-fn services_required() -> bool {
-    std::env::var("LIVETABLE_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
 
 /// A private PostgreSQL server, stopped and deleted on drop (as in
 /// `livetable-sql/tests/fault.rs`).
@@ -275,10 +272,7 @@ async fn viewer(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_viewers_ride_out_a_store_outage() {
-    let skip = |why: String| {
-        assert!(!services_required(), "the outage test cannot run: {why}");
-        println!("SKIPPED a_thousand_viewers_ride_out_a_store_outage: {why}");
-    };
+    let skip = |why: String| missing("a private PostgreSQL server", why);
     let needed = 2 * VIEWERS as u64 + 300;
     if open_files_limit().is_some_and(|l| l < needed) {
         return skip(format!("needs {needed} open files (`ulimit -n {needed}`)"));

@@ -229,7 +229,6 @@ impl TableQuery for FollowData {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use livetable::Value;

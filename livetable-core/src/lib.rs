@@ -13,7 +13,8 @@
 //! - the runtime: [`LiveTable`] (one shared refresh loop per view, snapshots, patches,
 //!   staleness), [`Table`] (a named definition with its views), [`Catalog`];
 //! - [`FormatRule`]s for conditional formatting;
-//! - [`Error`], the one error type.
+//! - [`Error`], the one error type;
+//! - [`config`]: what backend configurations share (URLs without secrets).
 //!
 //! # Example: an in-memory live table
 //! ```
@@ -47,13 +48,12 @@
 //! # Ok::<(), livetable_core::Error>(())
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// Tests may unwrap: a panic is the failure report there.
-#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod aggregate;
 mod blocking;
 mod bucket;
 mod cache;
+pub mod config;
 mod error;
 mod filter;
 mod format;

@@ -92,7 +92,6 @@ pub fn parse_view_params(query: Option<&str>) -> Result<ViewParams> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use livetable_core::ErrorKind;

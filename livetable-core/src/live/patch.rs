@@ -282,7 +282,6 @@ impl Snapshot {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::{Column, DataType};

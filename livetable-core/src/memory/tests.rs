@@ -1,5 +1,4 @@
 //! Unit tests of the in-memory source.
-#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
