@@ -110,7 +110,7 @@ fn merge(width: Duration) {
     let mut now = start();
     let window = Duration::from_secs(1800);
     source
-        .fetch_now(&FetchContext::new(Window::ending_at(now, window).unwrap()))
+        .fetch_blocking(&FetchContext::new(Window::ending_at(now, window).unwrap()))
         .unwrap();
     let (mut steady, mut rollover, mut cold) = (Vec::new(), Vec::new(), Vec::new());
     for tick in 0..TICKS {
@@ -121,7 +121,7 @@ fn merge(width: Duration) {
         now = next;
         let ctx = FetchContext::new(Window::ending_at(now, window).unwrap());
         let t = Instant::now();
-        let rows = source.fetch_now(&ctx).unwrap().rows;
+        let rows = source.fetch_blocking(&ctx).unwrap().rows;
         let took = t.elapsed();
         assert_eq!(rows.len(), 500);
         if rolled { &mut rollover } else { &mut steady }.push(took);
@@ -131,7 +131,7 @@ fn merge(width: Duration) {
             let fresh = Duration::from_secs(1800 + 60 * (1 + tick as u64 / 10 % 20));
             let ctx = FetchContext::new(Window::ending_at(now, fresh).unwrap());
             let t = Instant::now();
-            source.fetch_now(&ctx).unwrap();
+            source.fetch_blocking(&ctx).unwrap();
             cold.push(t.elapsed());
         }
     }

@@ -224,7 +224,7 @@ impl TableQuery for FollowData {
         let ctx = FetchContext::new(window)
             .with_filters(ctx.filters.clone())
             .with_limit(ctx.limit);
-        self.source.fetch_now(&ctx)
+        self.source.fetch_blocking(&ctx)
     }
 }
 

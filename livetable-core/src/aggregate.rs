@@ -628,11 +628,13 @@ impl Aggregate {
 #[derive(Debug, Default, Clone)]
 pub struct AggregateBuilder {
     spec: AggregateSpec,
-    hints: Vec<(String, Hint)>,
+    hints: Vec<(String, ColumnHint)>,
 }
 
+/// How a column is shown, given to the builder by [`label`](AggregateBuilder::label) or
+/// [`unit`](AggregateBuilder::unit) and set on the schema's column when it is built.
 #[derive(Debug, Clone)]
-enum Hint {
+enum ColumnHint {
     Label(String),
     Unit(Unit),
 }
@@ -691,14 +693,15 @@ impl AggregateBuilder {
 
     /// Sets the header label of a dimension, field or metric.
     pub fn label(mut self, column: impl Into<String>, label: impl Into<String>) -> Self {
-        self.hints.push((column.into(), Hint::Label(label.into())));
+        self.hints
+            .push((column.into(), ColumnHint::Label(label.into())));
         self
     }
 
     /// Sets the unit hint of a dimension, field or metric (metrics over a field inherit
     /// its unit).
     pub fn unit(mut self, column: impl Into<String>, unit: Unit) -> Self {
-        self.hints.push((column.into(), Hint::Unit(unit)));
+        self.hints.push((column.into(), ColumnHint::Unit(unit)));
         self
     }
 
@@ -729,8 +732,8 @@ impl AggregateBuilder {
                 .with_context("column", &column));
             };
             match hint {
-                Hint::Label(l) => *label = Some(l),
-                Hint::Unit(u) => *unit = Some(u),
+                ColumnHint::Label(l) => *label = Some(l),
+                ColumnHint::Unit(u) => *unit = Some(u),
             }
         }
         Aggregate::from_spec(self.spec)

@@ -105,7 +105,7 @@ impl Serialize for Status {
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct Snapshot {
-    /// The columns.
+    /// The columns of `rows`: dimensions first, then metrics.
     pub schema: Arc<Schema>,
     /// The rows, in display order.
     pub rows: Vec<Row>,
@@ -131,7 +131,8 @@ fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Snapshot {
-    /// A fresh snapshot.
+    /// Version 0 of `rows` over `window`: fresh, exact and complete, taken at the
+    /// window's end with no fetch time.
     pub fn new(schema: Arc<Schema>, rows: Vec<Row>, window: Window) -> Self {
         Snapshot {
             schema,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
+use super::live_table::{Guard, Shared};
 use super::patch::Patch;
-use super::table::{Guard, Shared};
 use crate::snapshot::Snapshot;
 
 /// One item of a [`Subscription`].
