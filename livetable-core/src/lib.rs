@@ -82,5 +82,5 @@ pub use memory::{MemorySource, MemorySourceBuilder, MemoryStats};
 pub use query::{BoxFuture, DynTableQuery, FetchContext, Fetched, SharedQuery, TableQuery, Window};
 pub use schema::{Column, Role, Row, Schema, Unit};
 pub use snapshot::viewer_message;
-pub use snapshot::{Snapshot, Status};
+pub use snapshot::{FetchInfo, Snapshot, Status};
 pub use value::{DataType, Value};

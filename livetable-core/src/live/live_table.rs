@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::query::{FetchContext, Fetched, SharedQuery, TableQuery, Window};
 use crate::schema::{Row, Schema};
-use crate::snapshot::{Snapshot, Status};
+use crate::snapshot::{FetchInfo, Snapshot, Status};
 
 /// Refresh settings of a [`LiveTable`]. Defaults: a 6 s interval, a 1 s floor, a 30 s
 /// fetch timeout, retries from 500 ms doubling up to the interval, idle after 60 s
@@ -718,11 +718,13 @@ async fn refresh_loop(shared: Arc<Shared>) {
                         schema: shared.schema.clone(),
                         rows,
                         version: previous.version + 1,
-                        window: fetched.covered.unwrap_or(window),
-                        taken_at,
-                        fetch_duration: took,
-                        approximate: fetched.approximate,
-                        partial: fetched.partial,
+                        fetch: FetchInfo {
+                            window: fetched.covered.unwrap_or(window),
+                            taken_at,
+                            fetch_duration: took,
+                            approximate: fetched.approximate,
+                            partial: fetched.partial,
+                        },
                         status: Status::Fresh,
                     },
                 );
