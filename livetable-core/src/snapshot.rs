@@ -19,6 +19,10 @@ use crate::schema::{Row, Schema};
 use crate::value::Value;
 
 /// Whether a snapshot reflects the last fetch.
+///
+/// Not `#[non_exhaustive]`, on purpose (as [`Value`](crate::Value) and
+/// [`Update`](crate::Update)): an adapter shows every status to its viewers, so a new
+/// one must be a compile error there. Adding a variant is a breaking release.
 #[derive(Clone, Debug, Default)]
 pub enum Status {
     /// No fetch has finished yet: the snapshot has no rows.

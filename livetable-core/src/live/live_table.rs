@@ -155,7 +155,11 @@ impl WallClock {
     }
 }
 
-/// What a live table fetches: its window length, viewer filters and row limit.
+/// What a live table fetches: its window length and viewer filters.
+///
+/// There is no row limit here: a live table keeps every row its source returns (the
+/// source's own top-N, such as an [`Aggregate`](crate::Aggregate)'s `limit`, applies
+/// in the source's order), so the runtime never cuts rows without knowing the order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct ViewSpec {
@@ -163,18 +167,14 @@ pub struct ViewSpec {
     pub window: Duration,
     /// Filters on dimension columns, validated and normalised.
     pub filters: Vec<Filter>,
-    /// Keep only the first `limit` rows of each fetch, in the source's order (`None`:
-    /// every row).
-    pub limit: Option<usize>,
 }
 
 impl ViewSpec {
-    /// A view of `window` with no filter and no limit.
+    /// A view of `window` with no filter.
     pub fn new(window: Duration) -> Self {
         ViewSpec {
             window,
             filters: Vec::new(),
-            limit: None,
         }
     }
 }
@@ -601,7 +601,7 @@ async fn guarded_fetch(shared: &Shared, ctx: FetchContext) -> Result<Fetched> {
     }
 }
 
-/// Re-applies the view's filters and limit (sources may ignore them) and checks the
+/// Re-applies the view's filters (sources may ignore them) and checks the
 /// rows against the schema, so a faulty source cannot publish a malformed table.
 fn finish_rows(shared: &Shared, mut rows: Vec<Row>) -> Result<Vec<Row>> {
     for row in &rows {
@@ -615,9 +615,6 @@ fn finish_rows(shared: &Shared, mut rows: Vec<Row>) -> Result<Vec<Row>> {
             .filter_map(|f| shared.schema.index_of(f.column()).map(|i| (i, f)))
             .collect();
         rows.retain(|r| filters.iter().all(|(i, f)| f.matches(&r[*i])));
-    }
-    if let Some(limit) = shared.view.limit {
-        rows.truncate(limit);
     }
     Ok(rows)
 }
@@ -644,19 +641,66 @@ fn publish(shared: &Shared, next: Snapshot) {
 }
 
 async fn refresh_loop(shared: Arc<Shared>) {
-    let config = shared.config.clone();
-    let mut next_tick = Instant::now();
-    let mut last_start: Option<Instant> = None;
-    let mut failures: u32 = 0;
-    let mut stale_since: Option<DateTime<Utc>> = None;
+    let mut schedule = Schedule::new(shared.config.clone());
     debug!(table = %shared.name, "live table started");
+    while schedule.wait(&shared).await {
+        let started = Instant::now();
+        schedule.last_start = Some(started);
+        let taken_at = shared.clock.now();
+        let result = fetch_once(&shared, taken_at).await;
+        let took = started.elapsed();
+        shared
+            .counters
+            .last_fetch_micros
+            .store(took.as_micros().max(1) as u64, Ordering::Release);
+        match result {
+            Ok((window, rows, fetched)) => {
+                schedule.succeeded(&shared);
+                publish_fresh(&shared, rows, window, fetched, taken_at, took);
+            }
+            Err(error) => {
+                let error = error
+                    .with_context("table", &shared.name)
+                    .with_context("after", format!("{took:?}"));
+                let since = schedule.failed(&shared, &error, taken_at);
+                publish_stale(&shared, since, error);
+            }
+        }
+    }
+    debug!(table = %shared.name, "live table stopped");
+}
 
-    loop {
-        // Wait for the tick, a refresh request, or shutdown; sleep while idle.
+/// The refresh loop's state between fetches: when the next one starts, and the run of
+/// failures that sets the backoff and the stale time.
+struct Schedule {
+    config: RefreshConfig,
+    /// When the next fetch starts.
+    next_tick: Instant,
+    /// When the last fetch started: a refresh request waits `min_interval` after it.
+    last_start: Option<Instant>,
+    /// Fetches failed in a row.
+    failures: u32,
+    /// When the first fetch of the current run of failures started.
+    stale_since: Option<DateTime<Utc>>,
+}
+
+impl Schedule {
+    fn new(config: RefreshConfig) -> Self {
+        Schedule {
+            config,
+            next_tick: Instant::now(),
+            last_start: None,
+            failures: 0,
+            stale_since: None,
+        }
+    }
+
+    /// Waits for the next tick or an earlier refresh request, sleeping while no viewer
+    /// watches; `false` once the table shuts down.
+    async fn wait(&mut self, shared: &Shared) -> bool {
         loop {
             if shared.shutdown.load(Ordering::Acquire) {
-                debug!(table = %shared.name, "live table stopped");
-                return;
+                return false;
             }
             if shared.is_idle() {
                 if !shared.idle.swap(true, Ordering::AcqRel) {
@@ -670,101 +714,110 @@ async fn refresh_loop(shared: Arc<Shared>) {
             }
             if shared.idle.swap(false, Ordering::AcqRel) {
                 debug!(table = %shared.name, "viewer back: refresh resumed");
-                next_tick = Instant::now();
+                self.next_tick = Instant::now();
             }
             if shared.refresh_requested.swap(false, Ordering::AcqRel) {
-                let earliest = last_start.map_or(Instant::now(), |t| t + config.min_interval);
-                next_tick = next_tick.min(earliest.max(Instant::now()));
+                let earliest = self
+                    .last_start
+                    .map_or(Instant::now(), |t| t + self.config.min_interval);
+                self.next_tick = self.next_tick.min(earliest.max(Instant::now()));
             }
             tokio::select! {
-                _ = tokio::time::sleep_until(next_tick) => break,
+                _ = tokio::time::sleep_until(self.next_tick) => return true,
                 _ = shared.wake.notified() => continue,
             }
         }
+    }
 
-        let started = Instant::now();
-        last_start = Some(started);
-        let taken_at = shared.clock.now();
-        shared.counters.fetches.fetch_add(1, Ordering::AcqRel);
-        let result = match Window::ending_at(taken_at, shared.view.window) {
-            Ok(window) => {
-                let ctx = FetchContext::new(window)
-                    .with_filters(shared.view.filters.clone())
-                    .with_limit(shared.view.limit);
-                guarded_fetch(&shared, ctx).await.and_then(|mut fetched| {
-                    let rows = finish_rows(&shared, std::mem::take(&mut fetched.rows))?;
-                    Ok((window, rows, fetched))
-                })
-            }
-            Err(e) => Err(e),
-        };
-        let took = started.elapsed();
-        shared
-            .counters
-            .last_fetch_micros
-            .store(took.as_micros().max(1) as u64, Ordering::Release);
-        let previous = shared.snapshots.borrow().clone();
-
-        match result {
-            Ok((window, rows, fetched)) => {
-                if failures > 0 {
-                    debug!(table = %shared.name, "source recovered");
-                }
-                failures = 0;
-                stale_since = None;
-                publish(
-                    &shared,
-                    Snapshot {
-                        schema: shared.schema.clone(),
-                        rows,
-                        version: previous.version + 1,
-                        fetch: FetchInfo {
-                            window: fetched.covered.unwrap_or(window),
-                            taken_at,
-                            fetch_duration: took,
-                            approximate: fetched.approximate,
-                            partial: fetched.partial,
-                        },
-                        status: Status::Fresh,
-                    },
-                );
-                // The next tick on the schedule; ticks that passed during the fetch are
-                // skipped, never stacked.
-                next_tick += config.interval;
-                let now = Instant::now();
-                while next_tick <= now {
-                    next_tick += config.interval;
-                    shared.counters.skipped_ticks.fetch_add(1, Ordering::AcqRel);
-                }
-                if config.align_ticks {
-                    next_tick = shared.clock.next_multiple(config.interval);
-                }
-            }
-            Err(error) => {
-                shared.counters.errors.fetch_add(1, Ordering::AcqRel);
-                failures = failures.saturating_add(1);
-                let error = error
-                    .with_context("table", &shared.name)
-                    .with_context("after", format!("{took:?}"));
-                warn!(table = %shared.name, error = %error, failures, "fetch failed; serving the last good snapshot");
-                let since = *stale_since.get_or_insert(taken_at);
-                let backoff = config
-                    .retry_initial
-                    .saturating_mul(1u32 << (failures - 1).min(16))
-                    .min(config.interval);
-                next_tick = Instant::now() + backoff;
-                publish(
-                    &shared,
-                    Snapshot {
-                        version: previous.version + 1,
-                        status: Status::Stale {
-                            since,
-                            error: Arc::new(error),
-                        },
-                        ..(*previous).clone()
-                    },
-                );
-            }
+    /// After a good fetch: the failures are over, and the next tick is the next one on
+    /// the schedule (ticks that passed during the fetch are skipped, never stacked).
+    fn succeeded(&mut self, shared: &Shared) {
+        if self.failures > 0 {
+            debug!(table = %shared.name, "source recovered");
+        }
+        self.failures = 0;
+        self.stale_since = None;
+        self.next_tick += self.config.interval;
+        let now = Instant::now();
+        while self.next_tick <= now {
+            self.next_tick += self.config.interval;
+            shared.counters.skipped_ticks.fetch_add(1, Ordering::AcqRel);
+        }
+        if self.config.align_ticks {
+            self.next_tick = shared.clock.next_multiple(self.config.interval);
         }
     }
+
+    /// After a failed fetch that started at `taken_at`: counts it, backs off
+    /// exponentially (at most one interval), and returns since when the table is stale.
+    fn failed(&mut self, shared: &Shared, error: &Error, taken_at: DateTime<Utc>) -> DateTime<Utc> {
+        shared.counters.errors.fetch_add(1, Ordering::AcqRel);
+        self.failures = self.failures.saturating_add(1);
+        let failures = self.failures;
+        warn!(table = %shared.name, error = %error, failures, "fetch failed; serving the last good snapshot");
+        let backoff = self
+            .config
+            .retry_initial
+            .saturating_mul(1u32 << (failures - 1).min(16))
+            .min(self.config.interval);
+        self.next_tick = Instant::now() + backoff;
+        *self.stale_since.get_or_insert(taken_at)
+    }
+}
+
+/// One fetch of the view's window ending at `taken_at`, its rows checked and filtered.
+async fn fetch_once(
+    shared: &Shared,
+    taken_at: DateTime<Utc>,
+) -> Result<(Window, Vec<Row>, Fetched)> {
+    shared.counters.fetches.fetch_add(1, Ordering::AcqRel);
+    let window = Window::ending_at(taken_at, shared.view.window)?;
+    let ctx = FetchContext::new(window).with_filters(shared.view.filters.clone());
+    let mut fetched = guarded_fetch(shared, ctx).await?;
+    let rows = finish_rows(shared, std::mem::take(&mut fetched.rows))?;
+    Ok((window, rows, fetched))
+}
+
+/// Publishes the rows of a good fetch as the next version, fresh.
+fn publish_fresh(
+    shared: &Shared,
+    rows: Vec<Row>,
+    window: Window,
+    fetched: Fetched,
+    taken_at: DateTime<Utc>,
+    took: Duration,
+) {
+    let version = shared.snapshots.borrow().version + 1;
+    publish(
+        shared,
+        Snapshot {
+            schema: shared.schema.clone(),
+            rows,
+            version,
+            fetch: FetchInfo {
+                window: fetched.covered.unwrap_or(window),
+                taken_at,
+                fetch_duration: took,
+                approximate: fetched.approximate,
+                partial: fetched.partial,
+            },
+            status: Status::Fresh,
+        },
+    );
+}
+
+/// Publishes the last good rows again as the next version, stale since `since`.
+fn publish_stale(shared: &Shared, since: DateTime<Utc>, error: Error) {
+    let previous = shared.snapshots.borrow().clone();
+    publish(
+        shared,
+        Snapshot {
+            version: previous.version + 1,
+            status: Status::Stale {
+                since,
+                error: Arc::new(error),
+            },
+            ..(*previous).clone()
+        },
+    );
 }

@@ -11,6 +11,10 @@ use super::patch::Patch;
 use crate::snapshot::Snapshot;
 
 /// One item of a [`Subscription`].
+///
+/// Not `#[non_exhaustive]`, on purpose: an adapter must forward every item to its
+/// viewers, so a new kind must be a compile error there, not a wildcard arm that drops
+/// it. Adding a variant is a breaking release.
 #[derive(Clone, Debug)]
 pub enum Update {
     /// The full table: first, and again whenever the subscriber fell behind.
