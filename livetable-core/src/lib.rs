@@ -70,6 +70,9 @@ pub use aggregate::{
 };
 pub use bucket::{BucketQuery, BucketRequest, BucketRow, Partial};
 pub use cache::{BucketCache, BucketCacheBuilder, CacheStats, DEFAULT_MAX_ENTRIES};
+/// The chrono the model uses ([`Value::Timestamp`], [`Window`]): events and windows are
+/// built with its types.
+pub use chrono;
 pub use error::{Error, ErrorKind, Result};
 pub use filter::Filter;
 pub use format::{CellStyle, Color, Comparison, FormatRule};
