@@ -1,5 +1,5 @@
 //! Row and group keys: taking a row's key, hashing and comparing runs of values on hot
-//! paths (ingest in [`MemorySource`](crate::MemorySource), [`diff`](crate::diff) and
+//! paths (ingest in [`MemorySource`](crate::MemorySource), [`Snapshot::diff`](crate::Snapshot::diff) and
 //! [`Snapshot::apply`](crate::Snapshot::apply)).
 
 use std::borrow::Cow;

@@ -245,7 +245,7 @@ pub trait TableQuery: Send + Sync + 'static {
 }
 
 /// A boxed future, as returned by [`DynTableQuery`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe form of [`TableQuery`], implemented for every `TableQuery`.
 ///

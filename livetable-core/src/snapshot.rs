@@ -190,6 +190,32 @@ impl Snapshot {
 }
 
 impl Snapshot {
+    /// The patch turning this snapshot into `next` (a later version of the same table:
+    /// both must share a schema). [`apply`](Self::apply) replays it. O(rows).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use livetable_core::{Column, DataType, Row, Schema, Snapshot, Value, Window};
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Column::dimension("host", DataType::Text),
+    ///     Column::metric("n", DataType::Int),
+    /// ])?);
+    /// let window = Window::ending_at(chrono::Utc::now(), std::time::Duration::from_secs(60))?;
+    /// let row = |h: &str, n: i64| Row::new(vec![Value::from(h), Value::Int(n)]);
+    /// let old = Snapshot::new(schema.clone(), vec![row("a", 1), row("b", 2)], window);
+    /// let mut new = Snapshot::new(schema, vec![row("b", 3), row("c", 1)], window);
+    /// new.version = 1;
+    /// let patch = old.diff(&new);
+    /// assert_eq!(patch.inserted, vec![row("c", 1)]);
+    /// assert_eq!(patch.updated, vec![row("b", 3)]);
+    /// assert_eq!(patch.removed, vec![vec![Value::from("a")]]);
+    /// assert_eq!(old.apply(&patch)?.rows, vec![row("b", 3), row("c", 1)]);
+    /// # Ok::<(), livetable_core::Error>(())
+    /// ```
+    pub fn diff(&self, next: &Snapshot) -> Patch {
+        crate::live::diff(self, next)
+    }
+
     /// Applies a patch made from this snapshot's version: updated rows are replaced in
     /// place, removed rows dropped, inserted rows appended.
     ///
@@ -256,7 +282,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Column, DataType, Value, diff};
+    use crate::{Column, DataType, Value};
 
     /// The keys of a JSON object, in the order written.
     fn keys_in_order(json: &str) -> Vec<String> {
@@ -308,7 +334,7 @@ mod tests {
         assert_eq!(json["fetch_ms"], 1.5);
         assert_eq!(json["partial"], "one shard failed");
         assert_eq!(json["taken_at"], "1970-01-01T00:10:00Z");
-        let patch = serde_json::to_string(&diff(&old, &new)).unwrap();
+        let patch = serde_json::to_string(&old.diff(&new)).unwrap();
         assert_eq!(
             keys_in_order(&patch),
             [

@@ -17,11 +17,11 @@ mod table;
 
 pub use catalog::Catalog;
 pub use live_table::{LiveTable, LiveTableBuilder, RefreshConfig, TableStats, ViewSpec};
-pub use patch::{Patch, diff};
+pub use patch::Patch;
+pub(crate) use patch::diff;
 pub use subscription::{Subscription, Update};
 pub use table::{
     DEFAULT_MAX_VIEWS, SHARED_REFRESH_MAX_VIEWS, Table, TableBuilder, TableInfo, ViewParams,
-    format_window, parse_window,
 };
 
 #[cfg(test)]

@@ -49,31 +49,11 @@ impl Patch {
     }
 }
 
-/// Computes the patch turning `old` into `new`. Both must share a schema.
+/// The patch turning `old` into `new` (see [`Snapshot::diff`]).
 ///
 /// Runs in O(rows) with one hash table over the old rows' keys; a row that kept its
 /// place is found there without hashing. Rows are compared whole.
-///
-/// ```
-/// use std::sync::Arc;
-/// use livetable_core::{Column, DataType, Row, Schema, Snapshot, Value, Window, diff};
-/// let schema = Arc::new(Schema::new(vec![
-///     Column::dimension("host", DataType::Text),
-///     Column::metric("n", DataType::Int),
-/// ])?);
-/// let window = Window::ending_at(chrono::Utc::now(), std::time::Duration::from_secs(60))?;
-/// let row = |h: &str, n: i64| Row::new(vec![Value::from(h), Value::Int(n)]);
-/// let old = Snapshot::new(schema.clone(), vec![row("a", 1), row("b", 2)], window);
-/// let mut new = Snapshot::new(schema, vec![row("b", 3), row("c", 1)], window);
-/// new.version = 1;
-/// let patch = diff(&old, &new);
-/// assert_eq!(patch.inserted, vec![row("c", 1)]);
-/// assert_eq!(patch.updated, vec![row("b", 3)]);
-/// assert_eq!(patch.removed, vec![vec![Value::from("a")]]);
-/// assert_eq!(old.apply(&patch)?.rows, vec![row("b", 3), row("c", 1)]);
-/// # Ok::<(), livetable_core::Error>(())
-/// ```
-pub fn diff(old: &Snapshot, new: &Snapshot) -> Patch {
+pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Patch {
     let key_indices = new.schema.key_indices();
     let leading = keys_lead(&new.schema);
     let old_keys: Vec<Cow<'_, [Value]>> = old

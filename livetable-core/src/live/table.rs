@@ -61,7 +61,7 @@ mod opt_humantime {
 }
 
 /// Parses a window length such as `15m`, `1h`, `90s` or `1h 30m`.
-pub fn parse_window(text: &str) -> Result<Duration> {
+pub(crate) fn parse_window(text: &str) -> Result<Duration> {
     humantime::parse_duration(text.trim()).map_err(|e| {
         Error::invalid_parameter(format!(
             "`{text}` is not a window length ({e}); write it like 15m, 1h or 90s"
@@ -71,11 +71,30 @@ pub fn parse_window(text: &str) -> Result<Duration> {
 }
 
 /// Formats a window length the way [`parse_window`] reads it (`1h`, `15m`).
-pub fn format_window(d: Duration) -> String {
+pub(crate) fn format_window(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
 impl ViewParams {
+    /// Parses a window length as viewers write it: `15m`, `1h`, `90s` or `1h 30m`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use livetable_core::ViewParams;
+    /// assert_eq!(ViewParams::parse_window("1h 30m")?, Duration::from_secs(5400));
+    /// assert_eq!(ViewParams::format_window(Duration::from_secs(900)), "15m");
+    /// # Ok::<(), livetable_core::Error>(())
+    /// ```
+    pub fn parse_window(text: &str) -> Result<Duration> {
+        parse_window(text)
+    }
+
+    /// Writes a window length the way [`parse_window`](Self::parse_window) reads it
+    /// (`1h`, `15m`).
+    pub fn format_window(window: Duration) -> String {
+        format_window(window)
+    }
+
     /// Sets the window.
     pub fn with_window(mut self, window: Duration) -> Self {
         self.window = Some(window);

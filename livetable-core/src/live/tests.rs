@@ -476,7 +476,7 @@ async fn invalid_view_parameters_say_what_is_allowed() {
     assert!(e.message().contains("filtered twice"), "{e}");
 
     assert!(
-        crate::parse_window("soon")
+        crate::ViewParams::parse_window("soon")
             .unwrap_err()
             .message()
             .contains("15m, 1h or 90s")
