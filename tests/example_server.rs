@@ -460,7 +460,7 @@ fn bad_flags_and_unreachable_stores_end_with_a_message() {
 
 mod postgres {
     use super::*;
-    use livetable_sql::sqlx::{self, PgPool, Row as _, postgres::PgPoolOptions};
+    use livetable::sql::sqlx::{self, PgPool, Row as _, postgres::PgPoolOptions};
 
     fn database_url() -> String {
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into())
@@ -623,12 +623,13 @@ mod postgres {
 /// `shared/reference/elasticsearch.md` and livetable-es's own, deeper tests).
 mod elasticsearch {
     use super::*;
-    use axum::Router;
-    use axum::body::Bytes;
-    use axum::extract::{Path, State};
-    use axum::http::{HeaderMap, StatusCode};
-    use axum::routing::{post, put};
     use chrono::{DateTime, Utc};
+    use livetable::http::axum;
+    use livetable::http::axum::Router;
+    use livetable::http::axum::body::Bytes;
+    use livetable::http::axum::extract::{Path, State};
+    use livetable::http::axum::http::{HeaderMap, StatusCode};
+    use livetable::http::axum::routing::{post, put};
     use std::collections::BTreeMap;
     use std::net::IpAddr;
 
