@@ -128,7 +128,7 @@ fn merge(width: Duration) {
     let mut now = start();
     let window = Duration::from_secs(1800);
     source
-        .fetch_now(&FetchContext::new(Window::ending_at(now, window).unwrap()))
+        .fetch_blocking(&FetchContext::new(Window::ending_at(now, window).unwrap()))
         .unwrap();
     let (mut steady, mut rollover, mut cold) = (Vec::new(), Vec::new(), Vec::new());
     for tick in 0..TICKS {
@@ -139,7 +139,7 @@ fn merge(width: Duration) {
         now = next;
         let ctx = FetchContext::new(Window::ending_at(now, window).unwrap());
         let t = Instant::now();
-        let rows = source.fetch_now(&ctx).unwrap().rows;
+        let rows = source.fetch_blocking(&ctx).unwrap().rows;
         let took = t.elapsed();
         assert_eq!(rows.len(), 500);
         if rolled { &mut rollover } else { &mut steady }.push(took);
@@ -149,7 +149,7 @@ fn merge(width: Duration) {
             let fresh = Duration::from_secs(1800 + 60 * (1 + tick as u64 / 10 % 20));
             let ctx = FetchContext::new(Window::ending_at(now, fresh).unwrap());
             let t = Instant::now();
-            source.fetch_now(&ctx).unwrap();
+            source.fetch_blocking(&ctx).unwrap();
             cold.push(t.elapsed());
         }
     }
@@ -217,7 +217,7 @@ fn growth() {
             .unwrap();
         now = next;
         source
-            .fetch_now(&FetchContext::new(Window::ending_at(now, window).unwrap()))
+            .fetch_blocking(&FetchContext::new(Window::ending_at(now, window).unwrap()))
             .unwrap();
     }
 }
@@ -477,7 +477,8 @@ mod postgres {
             let app = livetable::http::router(catalog);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            let server = tokio::spawn(async move { axum::serve(listener, app).await });
+            let server =
+                tokio::spawn(async move { livetable::http::axum::serve(listener, app).await });
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Duration>();
             let mut clients = Vec::new();
             for _ in 0..viewers {
@@ -556,7 +557,7 @@ mod postgres {
         let mut ages = Vec::new();
         while started.elapsed() < Duration::from_secs(seconds) {
             if let Some(Update::Patch(p)) = updates.next().await {
-                ages.push((Utc::now() - p.taken_at).to_std().unwrap_or_default());
+                ages.push((Utc::now() - p.fetch.taken_at).to_std().unwrap_or_default());
             }
         }
         let elapsed = started.elapsed();
@@ -599,7 +600,7 @@ mod postgres {
         while started.elapsed() < Duration::from_secs(6 * ticks) {
             match tokio::time::timeout(Duration::from_secs(6 * ticks), updates.next()).await {
                 Ok(Some(Update::Patch(p))) => {
-                    ages.push((Utc::now() - p.taken_at).to_std().unwrap_or_default());
+                    ages.push((Utc::now() - p.fetch.taken_at).to_std().unwrap_or_default());
                 }
                 Ok(Some(_)) => {}
                 _ => break,

@@ -32,6 +32,7 @@ use livetable::es::EsBuilder;
 use livetable::{
     Aggregate, BucketRequest, DataType, Direction, FetchContext, Metric, Partial, Value, Window,
 };
+use livetable_testkit::workload::packets_builder;
 use serde_json::json;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -42,22 +43,18 @@ const PAGES: usize = 50;
 const PAGE_SIZE: usize = 1000;
 
 fn spec() -> Aggregate {
-    Aggregate::builder()
-        .time_column("ts")
-        .window(Duration::from_secs(3600))
-        .dimension("source_ip", DataType::Ip)
-        .dimension("protocol", DataType::Text)
-        .dimension("destination_port", DataType::Int)
-        .field("size", DataType::Int)
-        .field("destination_ip", DataType::Ip)
-        .metric(Metric::count("count"))
-        .metric(Metric::sum("total_size", "size"))
-        .metric(Metric::avg("avg_size", "size"))
-        .metric(Metric::count_distinct("hosts", "destination_ip"))
-        .order_by("count", Direction::Desc)
-        .limit(500)
-        .build()
-        .unwrap()
+    packets_builder(&[
+        ("source_ip", DataType::Ip),
+        ("protocol", DataType::Text),
+        ("destination_port", DataType::Int),
+    ])
+    .field("destination_ip", DataType::Ip)
+    .metric(Metric::avg("avg_size", "size"))
+    .metric(Metric::count_distinct("hosts", "destination_ip"))
+    .order_by("count", Direction::Desc)
+    .limit(500)
+    .build()
+    .unwrap()
 }
 
 /// The 50 answers: deterministic groups, keys in composite order per page.

@@ -5,7 +5,7 @@
 //! a short smoke run: 10 viewers, 2 ticks.
 //!
 //! For each N in 10, 100, 1,000 viewers, in the same run:
-//! - **SSE**: `livetable_http::router` over a live table whose source serves the top
+//! - **SSE**: `livetable::http::router` over a live table whose source serves the top
 //!   500 rows of the reference packets table (5 dimensions, seed 42) and changes 1 % of
 //!   them (5 rows) at each fetch; refresh every second (`interval` = `min_interval`
 //!   = 1 s). N viewers each hold one `GET /api/tables/packets/stream`; after every
@@ -59,11 +59,12 @@ mod harness {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use axum::extract::State;
-    use axum::http::{StatusCode, header};
-    use axum::response::{IntoResponse, Response};
-    use axum::routing::get;
     use chrono::Utc;
+    use livetable::http::axum;
+    use livetable::http::axum::extract::State;
+    use livetable::http::axum::http::{StatusCode, header};
+    use livetable::http::axum::response::{IntoResponse, Response};
+    use livetable::http::axum::routing::get;
     use livetable::{Catalog, RefreshConfig, Row, Schema, Snapshot, Table, ViewParams, Window};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
     use tokio::net::TcpListener;

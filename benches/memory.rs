@@ -137,7 +137,7 @@ fn fetch(c: &mut Criterion) {
             let before = resident_bytes();
             let source = filled(&spec, &packets);
             let ctx = FetchContext::new(hour());
-            let rows = source.fetch_now(&ctx).unwrap().rows;
+            let rows = source.fetch_blocking(&ctx).unwrap().rows;
             let after = resident_bytes();
             let stats = source.stats();
             // The same table as the naive path: same counts in the same order.
@@ -171,7 +171,7 @@ fn fetch(c: &mut Criterion) {
                 b.iter(|| naive(dims, black_box(&packets), hour()))
             });
             group.bench_function("steady", |b| {
-                b.iter(|| source.fetch_now(black_box(&ctx)).unwrap())
+                b.iter(|| source.fetch_blocking(black_box(&ctx)).unwrap())
             });
             // Alternate between two windows one bucket apart: each fetch subtracts one
             // bucket from the merged view and adds another.
@@ -184,7 +184,7 @@ fn fetch(c: &mut Criterion) {
                 b.iter(|| {
                     flip = !flip;
                     source
-                        .fetch_now(if flip { &earlier } else { &ctx })
+                        .fetch_blocking(if flip { &earlier } else { &ctx })
                         .unwrap()
                 })
             });
@@ -195,7 +195,7 @@ fn fetch(c: &mut Criterion) {
                     k += 1;
                     let length = Duration::from_secs(3600 - 60 * (k % 5));
                     let ctx = FetchContext::new(Window::ending_at(end(), length).unwrap());
-                    source.fetch_now(&ctx).unwrap()
+                    source.fetch_blocking(&ctx).unwrap()
                 })
             });
             group.finish();

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use livetable::{Column, DataType, Row, Schema, Snapshot, Unit, Value, Window, diff};
+use livetable::{Column, DataType, Row, Schema, Snapshot, Unit, Value, Window};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -75,7 +75,7 @@ fn snapshots() -> (Snapshot, Snapshot) {
 
 fn bench(c: &mut Criterion) {
     let (old, new) = snapshots();
-    let patch = diff(&old, &new);
+    let patch = old.diff(&new);
     assert_eq!(
         patch.changed_rows(),
         CHANGED,
@@ -92,7 +92,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("patch");
     group.sample_size(30);
     group.bench_function("diff 50k rows, 1% changed", |b| {
-        b.iter(|| black_box(diff(black_box(&old), black_box(&new))))
+        b.iter(|| black_box(black_box(&old).diff(black_box(&new))))
     });
     // Baseline in the same run: what the full snapshot costs to serialise, which a
     // polling client pays every tick.

@@ -193,10 +193,10 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let catalog = Catalog::new().with(table)?;
     // The whole server is the table: serve it at the root (see the tcpdump example for
     // nesting it under a path of a larger app).
-    let app = livetable_http::router(catalog);
+    let app = livetable::http::router(catalog);
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     tracing::info!("serving http://{}/", listener.local_addr()?);
-    livetable_http::serve(listener, app, async {
+    livetable::http::serve(listener, app, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
@@ -204,7 +204,6 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use livetable::Value;

@@ -460,7 +460,7 @@ fn bad_flags_and_unreachable_stores_end_with_a_message() {
 
 mod postgres {
     use super::*;
-    use livetable_sql::sqlx::{self, PgPool, Row as _, postgres::PgPoolOptions};
+    use livetable::sql::sqlx::{self, PgPool, Row as _, postgres::PgPoolOptions};
 
     fn database_url() -> String {
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into())
@@ -490,13 +490,10 @@ mod postgres {
             let pool = match connected {
                 Ok(pool) => pool,
                 Err(e) => {
-                    assert!(
-                        std::env::var("LIVETABLE_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                        "PostgreSQL is required (LIVETABLE_REQUIRE_SERVICES=1) but {} is \
-                         unreachable: {e}",
-                        database_url()
+                    livetable_testkit::services::missing(
+                        "PostgreSQL",
+                        format_args!("{} is unreachable ({e}); set DATABASE_URL", database_url()),
                     );
-                    println!("skipped: no PostgreSQL at {} ({e})", database_url());
                     return None;
                 }
             };
@@ -626,12 +623,13 @@ mod postgres {
 /// `shared/reference/elasticsearch.md` and livetable-es's own, deeper tests).
 mod elasticsearch {
     use super::*;
-    use axum::Router;
-    use axum::body::Bytes;
-    use axum::extract::{Path, State};
-    use axum::http::{HeaderMap, StatusCode};
-    use axum::routing::{post, put};
     use chrono::{DateTime, Utc};
+    use livetable::http::axum;
+    use livetable::http::axum::Router;
+    use livetable::http::axum::body::Bytes;
+    use livetable::http::axum::extract::{Path, State};
+    use livetable::http::axum::http::{HeaderMap, StatusCode};
+    use livetable::http::axum::routing::{post, put};
     use std::collections::BTreeMap;
     use std::net::IpAddr;
 

@@ -1,5 +1,5 @@
 //! Store outage under load (issue 12's reliability suite): 1,000 server-sent-event
-//! viewers watch a PostgreSQL table through `livetable_http::serve`; the private
+//! viewers watch a PostgreSQL table through `livetable::http::serve`; the private
 //! PostgreSQL server this test starts (as `livetable-sql/tests/fault.rs` does) is
 //! stopped for 30 s (`LIVETABLE_OUTAGE_SECS`), then started again.
 //!
@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
+use livetable::sql::PgBackend;
+use livetable::sql::sqlx::{self, AssertSqlSafe};
 use livetable_core::{Aggregate, Catalog, DataType, Metric, RefreshConfig, Table};
-use livetable_sql::PgBackend;
-use livetable_sql::sqlx::{self, AssertSqlSafe};
+use livetable_testkit::services::missing;
 use tokio::sync::{mpsc, watch};
 
 const VIEWERS: usize = 1000;
@@ -33,10 +34,6 @@ const VIEWERS: usize = 1000;
 const INTERVAL: Duration = Duration::from_secs(1);
 /// What delivery to 1,000 viewers and a failing connect may add to a tick.
 const MARGIN: Duration = Duration::from_secs(1);
-
-fn services_required() -> bool {
-    std::env::var("LIVETABLE_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
 
 /// A private PostgreSQL server, stopped and deleted on drop (as in
 /// `livetable-sql/tests/fault.rs`).
@@ -275,10 +272,7 @@ async fn viewer(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_viewers_ride_out_a_store_outage() {
-    let skip = |why: String| {
-        assert!(!services_required(), "the outage test cannot run: {why}");
-        println!("SKIPPED a_thousand_viewers_ride_out_a_store_outage: {why}");
-    };
+    let skip = |why: String| missing("a private PostgreSQL server", why);
     let needed = 2 * VIEWERS as u64 + 300;
     if open_files_limit().is_some_and(|l| l < needed) {
         return skip(format!("needs {needed} open files (`ulimit -n {needed}`)"));
@@ -341,9 +335,9 @@ async fn a_thousand_viewers_ride_out_a_store_outage() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
-    let http = tokio::spawn(livetable_http::serve(
+    let http = tokio::spawn(livetable::http::serve(
         listener,
-        livetable_http::router(catalog),
+        livetable::http::router(catalog),
         async move {
             let _ = stopped.await;
         },

@@ -109,7 +109,6 @@ pub(crate) fn parse_line(line: &str) -> Option<CapturedPacket> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

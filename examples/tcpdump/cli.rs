@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use livetable::parse_window;
 
 /// The live table of network packets: the past hour grouped by source and destination
 /// address and port and protocol, with packet count and total size, refreshed every
@@ -233,7 +232,7 @@ impl Args {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d = parse_window(text).map_err(|e| e.message().to_owned())?;
+    let d = livetable::ViewParams::parse_window(text).map_err(|e| e.message().to_owned())?;
     if d.is_zero() {
         return Err("must be longer than zero".into());
     }
@@ -261,7 +260,6 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

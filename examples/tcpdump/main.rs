@@ -190,12 +190,12 @@ async fn run(args: Args) -> std::result::Result<(), String> {
     let table = table(&args, &spec, query).map_err(|e| e.to_string())?;
     let catalog = Catalog::new().with(table).map_err(|e| e.to_string())?;
     let options = match &args.token {
-        Some(t) => livetable_http::Options::default()
+        Some(t) => livetable::http::Options::default()
             .token(t)
             .map_err(|e| format!("--token: {e}"))?,
-        None => livetable_http::Options::default(),
+        None => livetable::http::Options::default(),
     };
-    let app = livetable_http::nest(&args.path, options.router(catalog));
+    let app = livetable::http::nest(&args.path, options.router(catalog));
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e} (try another --bind)", args.bind))?;
@@ -207,7 +207,7 @@ async fn run(args: Args) -> std::result::Result<(), String> {
     {
         println!("{url}");
     }
-    livetable_http::serve(listener, app, async {
+    livetable::http::serve(listener, app, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

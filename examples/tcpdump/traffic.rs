@@ -89,6 +89,19 @@ impl Pacer {
 
 /// Feeds `source` with live synthetic packets at `rate` per second, forever.
 pub(crate) fn spawn_generator(source: MemorySource, layout: EventLayout, seed: u64, rate: f64) {
+    spawn_live_traffic(seed, rate, GENERATOR_TICK, move |packets| {
+        std::future::ready(push_packets(&source, &layout, &packets).map(drop))
+    });
+}
+
+/// Hands `rate` live synthetic packets per second to `write`, every `tick`, forever;
+/// an error is logged and the next tick tries again. What feeds the memory source
+/// here, and any store the example loads live packets into.
+pub(crate) fn spawn_live_traffic<F, Fut>(seed: u64, rate: f64, tick: Duration, write: F)
+where
+    F: Fn(Vec<Packet>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
     if rate <= 0.0 {
         return;
     }
@@ -96,16 +109,17 @@ pub(crate) fn spawn_generator(source: MemorySource, layout: EventLayout, seed: u
         let mut traffic = LiveTraffic::new(seed);
         let mut pacer = Pacer::new(rate);
         let mut last = Utc::now();
-        let mut ticker = tokio::time::interval(GENERATOR_TICK);
+        let mut ticker = tokio::time::interval(tick);
+        ticker.tick().await; // the first tick is immediate: nothing is due yet
         loop {
             ticker.tick().await;
             let now = Utc::now();
             let n = pacer.take((now - last).to_std().unwrap_or_default());
             let packets = traffic.generate(n, last, now);
             last = now;
-            if let Err(e) = push_packets(&source, &layout, &packets) {
+            if let Err(e) = write(packets).await {
                 // Generated packets always fit the spec; say so loudly if not.
-                warn!("cannot push generated packets: {e}");
+                warn!("cannot write live synthetic packets: {e}");
             }
         }
     });
@@ -224,12 +238,11 @@ impl TableQuery for FollowData {
         let ctx = FetchContext::new(window)
             .with_filters(ctx.filters.clone())
             .with_limit(ctx.limit);
-        self.source.fetch_now(&ctx)
+        self.source.fetch_blocking(&ctx)
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use livetable::Value;

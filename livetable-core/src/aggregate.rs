@@ -307,196 +307,17 @@ impl Aggregate {
 
     /// Validates a spec. The error names the offending column and lists valid ones.
     pub fn from_spec(mut spec: AggregateSpec) -> Result<Self> {
-        if spec.window.is_zero() {
-            return Err(Error::invalid_spec(
-                "the window is zero; set a window length such as 1 hour",
-            ));
-        }
-        if spec.time_column.is_empty() {
-            return Err(Error::invalid_spec(
-                "no time column; set the column that holds each event's timestamp",
-            ));
-        }
-        if spec.dimensions.is_empty() {
-            return Err(Error::invalid_spec(
-                "no dimension: the row key is empty; add at least one column to group by",
-            ));
-        }
-        if spec.metrics.is_empty() {
-            return Err(Error::invalid_spec(
-                "no metric; add at least one, such as a count",
-            ));
-        }
-        if spec.limit == Some(0) {
-            return Err(Error::invalid_spec(
-                "the limit is 0; leave it unset for all rows or give a positive number",
-            ));
-        }
-
-        // Input columns: time, dimensions, fields; names unique.
-        let mut inputs: Vec<(&str, DataType)> = vec![(&spec.time_column, DataType::Timestamp)];
-        for f in spec.dimensions.iter().chain(&spec.fields) {
-            if inputs.iter().any(|(n, _)| *n == f.name) {
-                return Err(Error::invalid_spec(format!(
-                    "input column `{}` is declared twice; declare each column once, as the \
-                     time column, a dimension or a field",
-                    f.name
-                ))
-                .with_context("column", &f.name));
-            }
-            if f.name.is_empty() {
-                return Err(Error::invalid_spec(
-                    "a dimension or field has an empty name",
-                ));
-            }
-            inputs.push((&f.name, f.data_type));
-        }
-        let input_names = || inputs.iter().map(|(n, _)| *n);
-
-        // Metrics: known input of a fitting type.
-        let mut metric_inputs = Vec::with_capacity(spec.metrics.len());
-        for m in &spec.metrics {
-            let input = match (&m.column, m.kind) {
-                (None, MetricKind::Count) => None,
-                (Some(_), MetricKind::Count) => {
-                    return Err(Error::invalid_spec(format!(
-                        "metric `{}`: count takes no column (it counts events); use \
-                         count_distinct to count values",
-                        m.name
-                    ))
-                    .with_context("column", &m.name));
-                }
-                (None, kind) => {
-                    return Err(Error::invalid_spec(format!(
-                        "metric `{}`: {} needs an input column",
-                        m.name,
-                        kind.as_str()
-                    ))
-                    .with_context("column", &m.name));
-                }
-                (Some(col), kind) => {
-                    let Some(i) = input_names().position(|n| n == col) else {
-                        return Err(Error::invalid_spec(format!(
-                            "metric `{}` reads unknown column `{col}`; {}",
-                            m.name,
-                            one_of(input_names().filter(|n| *n != spec.time_column))
-                        ))
-                        .with_context("column", col));
-                    };
-                    let t = inputs[i].1;
-                    let fits = match kind {
-                        MetricKind::Sum | MetricKind::Avg => t.is_numeric(),
-                        MetricKind::Min | MetricKind::Max => t.is_ordered_quantity(),
-                        _ => true,
-                    };
-                    if !fits {
-                        let numeric: Vec<&str> = inputs
-                            .iter()
-                            .filter(|(_, t)| match kind {
-                                MetricKind::Min | MetricKind::Max => t.is_ordered_quantity(),
-                                _ => t.is_numeric(),
-                            })
-                            .map(|(n, _)| *n)
-                            .collect();
-                        return Err(Error::invalid_spec(format!(
-                            "metric `{}`: {} needs a numeric column but `{col}` is {t}; {}",
-                            m.name,
-                            kind.as_str(),
-                            one_of(numeric)
-                        ))
-                        .with_context("column", col));
-                    }
-                    Some(i)
-                }
-            };
-            metric_inputs.push(input);
-        }
-
-        // Output names unique.
-        let outputs: Vec<&str> = spec
-            .dimensions
-            .iter()
-            .map(|d| d.name.as_str())
-            .chain(spec.metrics.iter().map(|m| m.name.as_str()))
-            .collect();
-        for (i, name) in outputs.iter().enumerate() {
-            if name.is_empty() {
-                return Err(Error::invalid_spec("a metric has an empty name"));
-            }
-            if outputs[..i].contains(name) {
-                return Err(Error::invalid_spec(format!(
-                    "duplicate output column `{name}`: dimensions and metrics need distinct names"
-                ))
-                .with_context("column", *name));
-            }
-        }
-
-        // Filters: known inputs; values coerced to the column's type.
+        // Filters are normalised in place (values take their column's type), so they
+        // leave the spec while the other steps borrow it.
         let filters = std::mem::take(&mut spec.filters);
-        for f in filters {
-            let Some(&(_, t)) = inputs.iter().find(|(n, _)| *n == f.column()) else {
-                return Err(Error::invalid_spec(format!(
-                    "filter on unknown column `{}`; {}",
-                    f.column(),
-                    one_of(input_names())
-                ))
-                .with_context("column", f.column()));
-            };
-            let column = f.column().to_owned();
-            let f = f.normalised(t).map_err(|e| {
-                Error::invalid_spec(e.message().to_owned()).with_context("column", column)
-            })?;
-            spec.filters.push(f);
-        }
-
-        // Order keys: known outputs, each once.
-        let mut order_indices = Vec::with_capacity(spec.order_by.len());
-        for (i, o) in spec.order_by.iter().enumerate() {
-            let Some(pos) = outputs.iter().position(|n| *n == o.column) else {
-                return Err(Error::invalid_spec(format!(
-                    "order by unknown column `{}`; {}",
-                    o.column,
-                    one_of(outputs.iter().copied())
-                ))
-                .with_context("column", &o.column));
-            };
-            if spec.order_by[..i].iter().any(|p| p.column == o.column) {
-                return Err(Error::invalid_spec(format!(
-                    "column `{}` appears twice in the order",
-                    o.column
-                ))
-                .with_context("column", &o.column));
-            }
-            order_indices.push((pos, o.direction));
-        }
-
-        let mut columns: Vec<Column> = spec
-            .dimensions
-            .iter()
-            .map(|d| Column {
-                label: d.label.clone(),
-                unit: d.unit,
-                ..Column::dimension(&d.name, d.data_type)
-            })
-            .collect();
-        for (m, input) in spec.metrics.iter().zip(&metric_inputs) {
-            // Event position 0 is the time column; 1.. are the dimensions, then fields.
-            let input_field = input
-                .filter(|&i| i > 0)
-                .and_then(|i| spec.dimensions.iter().chain(&spec.fields).nth(i - 1));
-            let input_type = input.map(|i| inputs[i].1);
-            let inherited_unit = match m.kind {
-                MetricKind::Count | MetricKind::CountDistinct => None,
-                _ => input_field.and_then(|f| f.unit),
-            };
-            columns.push(Column {
-                label: m.label.clone(),
-                unit: m.unit.or(inherited_unit),
-                ..Column::metric(&m.name, m.kind.output_type(input_type))
-            });
-        }
-        let schema = Arc::new(Schema::new(columns)?);
-
+        check_required(&spec)?;
+        let inputs = input_columns(&spec)?;
+        let metric_inputs = metric_inputs(&spec, &inputs)?;
+        let outputs = output_names(&spec)?;
+        let filters = normalise_filters(filters, &inputs)?;
+        let order_indices = order_indices(&spec, &outputs)?;
+        let schema = output_schema(&spec, &inputs, &metric_inputs)?;
+        spec.filters = filters;
         Ok(Aggregate {
             spec,
             schema,
@@ -624,15 +445,238 @@ impl Aggregate {
     }
 }
 
+/// The parts of a spec that must be set: a window, a time column, a dimension, a
+/// metric, and no zero limit.
+fn check_required(spec: &AggregateSpec) -> Result<()> {
+    if spec.window.is_zero() {
+        return Err(Error::invalid_spec(
+            "the window is zero; set a window length such as 1 hour",
+        ));
+    }
+    if spec.time_column.is_empty() {
+        return Err(Error::invalid_spec(
+            "no time column; set the column that holds each event's timestamp",
+        ));
+    }
+    if spec.dimensions.is_empty() {
+        return Err(Error::invalid_spec(
+            "no dimension: the row key is empty; add at least one column to group by",
+        ));
+    }
+    if spec.metrics.is_empty() {
+        return Err(Error::invalid_spec(
+            "no metric; add at least one, such as a count",
+        ));
+    }
+    if spec.limit == Some(0) {
+        return Err(Error::invalid_spec(
+            "the limit is 0; leave it unset for all rows or give a positive number",
+        ));
+    }
+    Ok(())
+}
+
+/// The input columns of an event, in event order (time, dimensions, fields), each
+/// named once.
+fn input_columns(spec: &AggregateSpec) -> Result<Vec<(&str, DataType)>> {
+    let mut inputs: Vec<(&str, DataType)> = vec![(&spec.time_column, DataType::Timestamp)];
+    for f in spec.dimensions.iter().chain(&spec.fields) {
+        if inputs.iter().any(|(n, _)| *n == f.name) {
+            return Err(Error::invalid_spec(format!(
+                "input column `{}` is declared twice; declare each column once, as the \
+                 time column, a dimension or a field",
+                f.name
+            ))
+            .with_context("column", &f.name));
+        }
+        if f.name.is_empty() {
+            return Err(Error::invalid_spec(
+                "a dimension or field has an empty name",
+            ));
+        }
+        inputs.push((&f.name, f.data_type));
+    }
+    Ok(inputs)
+}
+
+/// For each metric, the input it reads (`None` for a count): a known column of a type
+/// the metric can aggregate.
+fn metric_inputs(spec: &AggregateSpec, inputs: &[(&str, DataType)]) -> Result<Vec<Option<usize>>> {
+    let input_names = || inputs.iter().map(|(n, _)| *n);
+    let mut metric_inputs = Vec::with_capacity(spec.metrics.len());
+    for m in &spec.metrics {
+        let input = match (&m.column, m.kind) {
+            (None, MetricKind::Count) => None,
+            (Some(_), MetricKind::Count) => {
+                return Err(Error::invalid_spec(format!(
+                    "metric `{}`: count takes no column (it counts events); use \
+                     count_distinct to count values",
+                    m.name
+                ))
+                .with_context("column", &m.name));
+            }
+            (None, kind) => {
+                return Err(Error::invalid_spec(format!(
+                    "metric `{}`: {} needs an input column",
+                    m.name,
+                    kind.as_str()
+                ))
+                .with_context("column", &m.name));
+            }
+            (Some(col), kind) => {
+                let Some(i) = input_names().position(|n| n == col) else {
+                    return Err(Error::invalid_spec(format!(
+                        "metric `{}` reads unknown column `{col}`; {}",
+                        m.name,
+                        one_of(input_names().filter(|n| *n != spec.time_column))
+                    ))
+                    .with_context("column", col));
+                };
+                let t = inputs[i].1;
+                let fits = match kind {
+                    MetricKind::Sum | MetricKind::Avg => t.is_numeric(),
+                    MetricKind::Min | MetricKind::Max => t.is_ordered_quantity(),
+                    _ => true,
+                };
+                if !fits {
+                    let numeric: Vec<&str> = inputs
+                        .iter()
+                        .filter(|(_, t)| match kind {
+                            MetricKind::Min | MetricKind::Max => t.is_ordered_quantity(),
+                            _ => t.is_numeric(),
+                        })
+                        .map(|(n, _)| *n)
+                        .collect();
+                    return Err(Error::invalid_spec(format!(
+                        "metric `{}`: {} needs a numeric column but `{col}` is {t}; {}",
+                        m.name,
+                        kind.as_str(),
+                        one_of(numeric)
+                    ))
+                    .with_context("column", col));
+                }
+                Some(i)
+            }
+        };
+        metric_inputs.push(input);
+    }
+    Ok(metric_inputs)
+}
+
+/// The output column names (dimensions, then metrics), non-empty and distinct.
+fn output_names(spec: &AggregateSpec) -> Result<Vec<&str>> {
+    let outputs: Vec<&str> = spec
+        .dimensions
+        .iter()
+        .map(|d| d.name.as_str())
+        .chain(spec.metrics.iter().map(|m| m.name.as_str()))
+        .collect();
+    for (i, name) in outputs.iter().enumerate() {
+        if name.is_empty() {
+            return Err(Error::invalid_spec("a metric has an empty name"));
+        }
+        if outputs[..i].contains(name) {
+            return Err(Error::invalid_spec(format!(
+                "duplicate output column `{name}`: dimensions and metrics need distinct names"
+            ))
+            .with_context("column", *name));
+        }
+    }
+    Ok(outputs)
+}
+
+/// The static filters, on known input columns, with values of the column's type.
+fn normalise_filters(filters: Vec<Filter>, inputs: &[(&str, DataType)]) -> Result<Vec<Filter>> {
+    let input_names = || inputs.iter().map(|(n, _)| *n);
+    let mut normalised = Vec::with_capacity(filters.len());
+    for f in filters {
+        let Some(&(_, t)) = inputs.iter().find(|(n, _)| *n == f.column()) else {
+            return Err(Error::invalid_spec(format!(
+                "filter on unknown column `{}`; {}",
+                f.column(),
+                one_of(input_names())
+            ))
+            .with_context("column", f.column()));
+        };
+        let column = f.column().to_owned();
+        let f = f.normalised(t).map_err(|e| {
+            Error::invalid_spec(e.message().to_owned()).with_context("column", column)
+        })?;
+        normalised.push(f);
+    }
+    Ok(normalised)
+}
+
+/// The output position and direction of each order key: known outputs, each once.
+fn order_indices(spec: &AggregateSpec, outputs: &[&str]) -> Result<Vec<(usize, Direction)>> {
+    let mut order_indices = Vec::with_capacity(spec.order_by.len());
+    for (i, o) in spec.order_by.iter().enumerate() {
+        let Some(pos) = outputs.iter().position(|n| *n == o.column) else {
+            return Err(Error::invalid_spec(format!(
+                "order by unknown column `{}`; {}",
+                o.column,
+                one_of(outputs.iter().copied())
+            ))
+            .with_context("column", &o.column));
+        };
+        if spec.order_by[..i].iter().any(|p| p.column == o.column) {
+            return Err(Error::invalid_spec(format!(
+                "column `{}` appears twice in the order",
+                o.column
+            ))
+            .with_context("column", &o.column));
+        }
+        order_indices.push((pos, o.direction));
+    }
+    Ok(order_indices)
+}
+
+/// The output schema: the dimensions with their labels and units, then the metrics with
+/// their output types (a metric over a field inherits the field's unit).
+fn output_schema(
+    spec: &AggregateSpec,
+    inputs: &[(&str, DataType)],
+    metric_inputs: &[Option<usize>],
+) -> Result<Arc<Schema>> {
+    let mut columns: Vec<Column> = spec
+        .dimensions
+        .iter()
+        .map(|d| Column {
+            label: d.label.clone(),
+            unit: d.unit,
+            ..Column::dimension(&d.name, d.data_type)
+        })
+        .collect();
+    for (m, input) in spec.metrics.iter().zip(metric_inputs) {
+        // Event position 0 is the time column; 1.. are the dimensions, then fields.
+        let input_field = input
+            .filter(|&i| i > 0)
+            .and_then(|i| spec.dimensions.iter().chain(&spec.fields).nth(i - 1));
+        let input_type = input.map(|i| inputs[i].1);
+        let inherited_unit = match m.kind {
+            MetricKind::Count | MetricKind::CountDistinct => None,
+            _ => input_field.and_then(|f| f.unit),
+        };
+        columns.push(Column {
+            label: m.label.clone(),
+            unit: m.unit.or(inherited_unit),
+            ..Column::metric(&m.name, m.kind.output_type(input_type))
+        });
+    }
+    Ok(Arc::new(Schema::new(columns)?))
+}
+
 /// Builds an [`Aggregate`]; [`build`](AggregateBuilder::build) validates.
 #[derive(Debug, Default, Clone)]
 pub struct AggregateBuilder {
     spec: AggregateSpec,
-    hints: Vec<(String, Hint)>,
+    hints: Vec<(String, ColumnHint)>,
 }
 
+/// How a column is shown, given to the builder by [`label`](AggregateBuilder::label) or
+/// [`unit`](AggregateBuilder::unit) and set on the schema's column when it is built.
 #[derive(Debug, Clone)]
-enum Hint {
+enum ColumnHint {
     Label(String),
     Unit(Unit),
 }
@@ -691,14 +735,15 @@ impl AggregateBuilder {
 
     /// Sets the header label of a dimension, field or metric.
     pub fn label(mut self, column: impl Into<String>, label: impl Into<String>) -> Self {
-        self.hints.push((column.into(), Hint::Label(label.into())));
+        self.hints
+            .push((column.into(), ColumnHint::Label(label.into())));
         self
     }
 
     /// Sets the unit hint of a dimension, field or metric (metrics over a field inherit
     /// its unit).
     pub fn unit(mut self, column: impl Into<String>, unit: Unit) -> Self {
-        self.hints.push((column.into(), Hint::Unit(unit)));
+        self.hints.push((column.into(), ColumnHint::Unit(unit)));
         self
     }
 
@@ -729,8 +774,8 @@ impl AggregateBuilder {
                 .with_context("column", &column));
             };
             match hint {
-                Hint::Label(l) => *label = Some(l),
-                Hint::Unit(u) => *unit = Some(u),
+                ColumnHint::Label(l) => *label = Some(l),
+                ColumnHint::Unit(u) => *unit = Some(u),
             }
         }
         Aggregate::from_spec(self.spec)

@@ -144,7 +144,7 @@ struct Inner<Q> {
     /// Serialises store queries and what they apply (held across the store query: the
     /// whole point is that concurrent fetches wait for one query).
     progress: tokio::sync::Mutex<Progress>,
-    counters: Counters,
+    counters: CacheCounters,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -166,7 +166,7 @@ struct Progress {
 }
 
 #[derive(Debug, Default)]
-struct Counters {
+struct CacheCounters {
     queries: AtomicU64,
     full_reads: AtomicU64,
     failures: AtomicU64,
@@ -361,7 +361,7 @@ impl<Q: BucketQuery> BucketCacheBuilder<Q> {
                     max_entries: self.max_entries,
                 },
                 progress: tokio::sync::Mutex::new(Progress::default()),
-                counters: Counters::default(),
+                counters: CacheCounters::default(),
             }),
         })
     }

@@ -14,6 +14,10 @@ use crate::value::{DataType, Value};
 /// - `In` matches any of `values` the same way;
 /// - `Range` matches `gte <= v < lt` (either bound may be absent); `Null` never matches.
 ///
+/// Not `#[non_exhaustive]`, on purpose (as [`Value`]): every backend translates every
+/// filter, and a new kind must be a compile error in each translation rather than a
+/// wildcard arm that refuses it at run time. Adding a variant is a breaking release.
+///
 /// ```
 /// use livetable_core::{Filter, Value};
 /// let f = Filter::is_in("protocol", ["TCP", "UDP"]);

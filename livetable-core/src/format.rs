@@ -241,7 +241,6 @@ impl FormatRule {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::{Column, DataType, ErrorKind};

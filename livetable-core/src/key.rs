@@ -1,11 +1,14 @@
-//! Hashing and comparing runs of values (row keys, group keys) on hot paths: ingest in
-//! [`MemorySource`](crate::MemorySource) and [`diff`](crate::diff).
+//! Row and group keys: taking a row's key, hashing and comparing runs of values on hot
+//! paths (ingest in [`MemorySource`](crate::MemorySource), [`Snapshot::diff`](crate::Snapshot::diff) and
+//! [`Snapshot::apply`](crate::Snapshot::apply)).
 
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use rustc_hash::FxHasher;
 
+use crate::schema::{Row, Schema};
 use crate::value::Value;
 
 /// The hash of a run of values: one word per value for the usual key types (a column
@@ -36,6 +39,25 @@ pub(crate) fn values_eq(a: &[Value], b: &[Value]) -> bool {
             (Value::Text(x), Value::Text(y)) => x == y,
             (x, y) => x == y,
         })
+}
+
+/// A row's key, borrowed when the dimensions are the leading columns (the common case
+/// and what every [`Aggregate`](crate::Aggregate) produces), owned otherwise.
+pub(crate) fn key_of<'a>(row: &'a Row, key_indices: &[usize], leading: bool) -> Cow<'a, [Value]> {
+    if leading {
+        Cow::Borrowed(&row.values()[..key_indices.len()])
+    } else {
+        Cow::Owned(row.key(key_indices))
+    }
+}
+
+/// Whether the key columns are the leading columns, in order.
+pub(crate) fn keys_lead(schema: &Schema) -> bool {
+    schema
+        .key_indices()
+        .iter()
+        .enumerate()
+        .all(|(i, &k)| i == k)
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! - the runtime: [`LiveTable`] (one shared refresh loop per view, snapshots, patches,
 //!   staleness), [`Table`] (a named definition with its views), [`Catalog`];
 //! - [`FormatRule`]s for conditional formatting;
-//! - [`Error`], the one error type.
+//! - [`Error`], the one error type;
+//! - [`config`]: what backend configurations share (URLs without secrets).
 //!
 //! # Example: an in-memory live table
 //! ```
@@ -47,13 +48,12 @@
 //! # Ok::<(), livetable_core::Error>(())
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// Tests may unwrap: a panic is the failure report there.
-#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod aggregate;
 mod blocking;
 mod bucket;
 mod cache;
+pub mod config;
 mod error;
 mod filter;
 mod format;
@@ -70,17 +70,20 @@ pub use aggregate::{
 };
 pub use bucket::{BucketQuery, BucketRequest, BucketRow, Partial};
 pub use cache::{BucketCache, BucketCacheBuilder, CacheStats, DEFAULT_MAX_ENTRIES};
+/// The chrono the model uses ([`Value::Timestamp`], [`Window`]): events and windows are
+/// built with its types.
+pub use chrono;
 pub use error::{Error, ErrorKind, Result};
 pub use filter::Filter;
 pub use format::{CellStyle, Color, Comparison, FormatRule};
 pub use live::{
     Catalog, DEFAULT_MAX_VIEWS, LiveTable, LiveTableBuilder, Patch, RefreshConfig,
     SHARED_REFRESH_MAX_VIEWS, Subscription, Table, TableBuilder, TableInfo, TableStats, Update,
-    ViewParams, ViewSpec, diff, format_window, parse_window,
+    ViewParams, ViewSpec,
 };
 pub use memory::{MemorySource, MemorySourceBuilder, MemoryStats};
-pub use query::{BoxFuture, DynTableQuery, FetchContext, Fetched, SharedQuery, TableQuery, Window};
+pub use query::{DynTableQuery, FetchContext, Fetched, SharedQuery, TableQuery, Window};
 pub use schema::{Column, Role, Row, Schema, Unit};
 pub use snapshot::viewer_message;
-pub use snapshot::{Snapshot, Status};
+pub use snapshot::{FetchInfo, Snapshot, Status};
 pub use value::{DataType, Value};

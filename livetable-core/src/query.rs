@@ -88,7 +88,10 @@ pub struct FetchContext {
     /// Viewer filters on dimension columns, already validated against the schema and
     /// normalised (values have the column's type).
     pub filters: Vec<Filter>,
-    /// The most rows the viewer wants, after ordering.
+    /// The most rows wanted: a source that honours it keeps the first `limit` rows in
+    /// its own order (after its filters), as `MemorySource` and the Elasticsearch and
+    /// SQL backends do. For callers of [`TableQuery::fetch`]; live tables never set it
+    /// (they keep every row the source returns).
     pub limit: Option<usize>,
 }
 
@@ -242,7 +245,7 @@ pub trait TableQuery: Send + Sync + 'static {
 }
 
 /// A boxed future, as returned by [`DynTableQuery`].
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe form of [`TableQuery`], implemented for every `TableQuery`.
 ///

@@ -1,4 +1,6 @@
-//! [`Snapshot`]: one complete state of a table, and its freshness [`Status`].
+//! [`Snapshot`]: one complete state of a table, where its rows come from
+//! ([`FetchInfo`]), its freshness [`Status`], and how a [`Patch`] moves it to the next
+//! version.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,11 +9,20 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use crate::error::{Error, ErrorKind};
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{key_of, keys_lead};
+use crate::live::Patch;
 use crate::query::Window;
 use crate::schema::{Row, Schema};
+use crate::value::Value;
 
 /// Whether a snapshot reflects the last fetch.
+///
+/// Not `#[non_exhaustive]`, on purpose (as [`Value`](crate::Value) and
+/// [`Update`](crate::Update)): an adapter shows every status to its viewers, so a new
+/// one must be a compile error there. Adding a variant is a breaking release.
 #[derive(Clone, Debug, Default)]
 pub enum Status {
     /// No fetch has finished yet: the snapshot has no rows.
@@ -105,12 +116,26 @@ impl Serialize for Status {
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct Snapshot {
-    /// The columns.
+    /// The columns of `rows`: dimensions first, then metrics.
     pub schema: Arc<Schema>,
     /// The rows, in display order.
     pub rows: Vec<Row>,
     /// Increases by one with every publish (each finished fetch and each status change).
     pub version: u64,
+    /// Where the rows come from (in JSON, its fields stand beside `version`).
+    #[serde(flatten)]
+    pub fetch: FetchInfo,
+    /// Fresh, or stale since a time with an error. Not part of [`FetchInfo`]: the
+    /// runtime sets it, and a failed fetch changes it while the rows stay.
+    pub status: Status,
+}
+
+/// Where a snapshot's rows come from: the window they cover and the fetch that produced
+/// them. [`Snapshot`] and [`Patch`](crate::Patch) both carry it, flattened into their
+/// JSON (`window`, `taken_at`, `fetch_ms`, `approximate`, `partial`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct FetchInfo {
     /// The absolute window the rows cover.
     pub window: Window,
     /// When the fetch that produced the rows started.
@@ -118,12 +143,24 @@ pub struct Snapshot {
     /// How long that fetch took.
     #[serde(rename = "fetch_ms", serialize_with = "as_millis")]
     pub fetch_duration: Duration,
-    /// Some values are estimates.
+    /// Some values are estimates (e.g. a cardinality from Elasticsearch).
     pub approximate: bool,
     /// The store returned part of the data, and why.
     pub partial: Option<String>,
-    /// Fresh, or stale since a time with an error.
-    pub status: Status,
+}
+
+impl FetchInfo {
+    /// Rows of `window`, exact and complete, taken at the window's end with no fetch
+    /// time.
+    pub fn new(window: Window) -> Self {
+        FetchInfo {
+            window,
+            taken_at: window.end,
+            fetch_duration: Duration::ZERO,
+            approximate: false,
+            partial: None,
+        }
+    }
 }
 
 fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -131,19 +168,114 @@ fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 impl Snapshot {
-    /// A fresh snapshot.
+    /// Version 0 of `rows` over `window`: fresh, exact and complete, taken at the
+    /// window's end with no fetch time.
     pub fn new(schema: Arc<Schema>, rows: Vec<Row>, window: Window) -> Self {
         Snapshot {
             schema,
             rows,
             version: 0,
-            window,
-            taken_at: window.end,
-            fetch_duration: Duration::ZERO,
-            approximate: false,
-            partial: None,
+            fetch: FetchInfo::new(window),
             status: Status::Fresh,
         }
+    }
+
+    /// A snapshot with no rows whose status is [`Status::Loading`].
+    pub fn loading(schema: Arc<Schema>, window: Window) -> Self {
+        Snapshot {
+            status: Status::Loading,
+            ..Snapshot::new(schema, Vec::new(), window)
+        }
+    }
+}
+
+impl Snapshot {
+    /// The patch turning this snapshot into `next` (a later version of the same table:
+    /// both must share a schema). [`apply`](Self::apply) replays it. O(rows).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use livetable_core::{Column, DataType, Row, Schema, Snapshot, Value, Window};
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Column::dimension("host", DataType::Text),
+    ///     Column::metric("n", DataType::Int),
+    /// ])?);
+    /// let window = Window::ending_at(chrono::Utc::now(), std::time::Duration::from_secs(60))?;
+    /// let row = |h: &str, n: i64| Row::new(vec![Value::from(h), Value::Int(n)]);
+    /// let old = Snapshot::new(schema.clone(), vec![row("a", 1), row("b", 2)], window);
+    /// let mut new = Snapshot::new(schema, vec![row("b", 3), row("c", 1)], window);
+    /// new.version = 1;
+    /// let patch = old.diff(&new);
+    /// assert_eq!(patch.inserted, vec![row("c", 1)]);
+    /// assert_eq!(patch.updated, vec![row("b", 3)]);
+    /// assert_eq!(patch.removed, vec![vec![Value::from("a")]]);
+    /// assert_eq!(old.apply(&patch)?.rows, vec![row("b", 3), row("c", 1)]);
+    /// # Ok::<(), livetable_core::Error>(())
+    /// ```
+    pub fn diff(&self, next: &Snapshot) -> Patch {
+        crate::live::diff(self, next)
+    }
+
+    /// Applies a patch made from this snapshot's version: updated rows are replaced in
+    /// place, removed rows dropped, inserted rows appended.
+    ///
+    /// Fails when the patch starts from another version or touches keys that do not
+    /// fit (an update or removal of a missing key, an insert of a present one): the
+    /// caller has missed an update and needs a full snapshot.
+    pub fn apply(&self, patch: &Patch) -> Result<Snapshot> {
+        let gap = |what: String| {
+            Error::new(
+                ErrorKind::InvalidParameter,
+                format!(
+                    "cannot apply patch {} → {}: {what}; take a full snapshot",
+                    patch.from_version, patch.to_version
+                ),
+            )
+        };
+        if patch.from_version != self.version {
+            return Err(gap(format!("this snapshot is version {}", self.version)));
+        }
+        let key_indices = self.schema.key_indices();
+        let leading = keys_lead(&self.schema);
+        let mut rows = self.rows.clone();
+        let mut index: FxHashMap<Vec<Value>, usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (key_of(r, key_indices, leading).into_owned(), i))
+            .collect();
+        for row in &patch.updated {
+            let key = key_of(row, key_indices, leading);
+            let &i = index
+                .get(key.as_ref())
+                .ok_or_else(|| gap(format!("updated key {key:?} is not in the snapshot")))?;
+            rows[i] = row.clone();
+        }
+        let mut drop = vec![false; rows.len()];
+        for key in &patch.removed {
+            let i = index
+                .remove(key.as_slice())
+                .ok_or_else(|| gap(format!("removed key {key:?} is not in the snapshot")))?;
+            drop[i] = true;
+        }
+        let mut i = 0;
+        rows.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+        for row in &patch.inserted {
+            let key = key_of(row, key_indices, leading).into_owned();
+            if index.insert(key, usize::MAX).is_some() {
+                return Err(gap("an inserted key is already in the snapshot".to_owned()));
+            }
+            rows.push(row.clone());
+        }
+        Ok(Snapshot {
+            schema: self.schema.clone(),
+            rows,
+            version: patch.to_version,
+            fetch: patch.fetch.clone(),
+            status: patch.status.clone(),
+        })
     }
 }
 
@@ -151,6 +283,75 @@ impl Snapshot {
 mod tests {
     use super::*;
     use crate::{Column, DataType, Value};
+
+    /// The keys of a JSON object, in the order written.
+    fn keys_in_order(json: &str) -> Vec<String> {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
+        let mut keys: Vec<String> = map.keys().cloned().collect();
+        keys.sort_by_key(|k| json.find(&format!("\"{k}\":")).unwrap());
+        keys
+    }
+
+    #[test]
+    fn snapshot_and_patch_json_keep_their_flat_shape() {
+        let schema = Arc::new(
+            Schema::new(vec![
+                Column::dimension("host", DataType::Text),
+                Column::metric("n", DataType::Int),
+            ])
+            .unwrap(),
+        );
+        let window = Window::ending_at(
+            DateTime::from_timestamp(600, 0).unwrap(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let old = Snapshot::new(schema.clone(), vec![], window);
+        let mut new = Snapshot::new(
+            schema,
+            vec![Row::new(vec![Value::from("a"), Value::Int(1)])],
+            window,
+        );
+        new.version = 1;
+        new.fetch.fetch_duration = Duration::from_micros(1500);
+        new.fetch.partial = Some("one shard failed".into());
+        let snapshot = serde_json::to_string(&new).unwrap();
+        assert_eq!(
+            keys_in_order(&snapshot),
+            [
+                "schema",
+                "rows",
+                "version",
+                "window",
+                "taken_at",
+                "fetch_ms",
+                "approximate",
+                "partial",
+                "status"
+            ]
+        );
+        let json: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
+        assert_eq!(json["fetch_ms"], 1.5);
+        assert_eq!(json["partial"], "one shard failed");
+        assert_eq!(json["taken_at"], "1970-01-01T00:10:00Z");
+        let patch = serde_json::to_string(&old.diff(&new)).unwrap();
+        assert_eq!(
+            keys_in_order(&patch),
+            [
+                "from_version",
+                "to_version",
+                "inserted",
+                "updated",
+                "removed",
+                "window",
+                "taken_at",
+                "fetch_ms",
+                "approximate",
+                "partial",
+                "status"
+            ]
+        );
+    }
 
     #[test]
     fn stale_status_shows_the_kind_and_a_plain_sentence_only() {

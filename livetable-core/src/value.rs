@@ -116,6 +116,11 @@ impl fmt::Display for DataType {
 /// RFC 3339 strings, IP addresses as strings (a non-finite float becomes `null`, as JSON
 /// has no NaN). Deserialising reads strings back as [`Value::Text`]; use
 /// [`DataType::coerce`] with the column's type to recover timestamps and addresses.
+///
+/// # Exhaustive on purpose
+/// `Value` is not `#[non_exhaustive]`, unlike [`DataType`]: every backend binds and
+/// decodes every variant, and a new one must be a compile error in each of them, not a
+/// wildcard arm that fails at run time. Adding a variant is a breaking release.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {

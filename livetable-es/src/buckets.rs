@@ -10,7 +10,7 @@ use crate::response::buckets::{Layout, bucket_page};
 
 /// The state of one bucketed fetch, independent of how requests travel — the
 /// [`BucketQuery`](livetable_core::BucketQuery) side of [`EsAggregate`](crate::EsAggregate),
-/// as [`CompositeFetch`](crate::CompositeFetch) is its table side: ask
+/// as [`CompositeFetch`](crate::sans_io::CompositeFetch) is its table side: ask
 /// [`next_request`](BucketFetch::next_request) for a body, send it, hand the answer to
 /// [`accept`](BucketFetch::accept), until `next_request` says `None`; then
 /// [`finish`](BucketFetch::finish).

@@ -249,7 +249,6 @@ pub(crate) fn check_index(index: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use livetable_core::config::redact_url;
 use serde::{Deserialize, Serialize};
 
 /// Which SQL endpoint [`EsSql`](crate::EsSql) talks to.
@@ -78,7 +79,7 @@ pub struct EsConfig {
     pub verify_certificates: bool,
     /// How long one HTTP request may take, in seconds in config files. The client has
     /// no timeout of its own, so one is always set.
-    #[serde(with = "secs")]
+    #[serde(with = "livetable_core::config::secs")]
     pub request_timeout: Duration,
     /// Composite buckets asked for per page (1..=10000; Elasticsearch refuses more
     /// than `search.max_buckets`, 65,536, in one response).
@@ -115,20 +116,6 @@ impl Default for EsConfig {
     }
 }
 
-/// `url` with any password replaced by `***`.
-pub(crate) fn redact_url(url: &str) -> String {
-    match elasticsearch::http::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            // Setting a password fails only for URLs that cannot have one; this one has.
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(_) => url.to_owned(),
-        // Unparseable: it may still hold a secret after `:`, so show only its scheme.
-        Err(_) => format!("{}…", url.split(':').next().unwrap_or_default()),
-    }
-}
-
 impl fmt::Debug for EsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hidden = |s: &Option<String>| s.as_ref().map(|_| "***");
@@ -146,18 +133,6 @@ impl fmt::Debug for EsConfig {
             .field("max_bucket_rows", &self.max_bucket_rows)
             .field("sql_dialect", &self.sql_dialect)
             .finish()
-    }
-}
-
-mod secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 

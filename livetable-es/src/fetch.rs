@@ -1,5 +1,5 @@
 //! [`CompositeFetch`]: the paging of one composite fetch, without I/O; [`Pager`], the
-//! `after_key` paging it shares with [`BucketFetch`](crate::BucketFetch).
+//! `after_key` paging it shares with [`BucketFetch`](crate::sans_io::BucketFetch).
 
 use livetable_core::{Error, ErrorKind, FetchContext, Fetched, Result, Row};
 use serde_json::Value as Json;
@@ -13,8 +13,8 @@ use crate::response::search;
 /// answer to [`accept`](CompositeFetch::accept), until `next_request` says `None`;
 /// then [`finish`](CompositeFetch::finish).
 ///
-/// [`EsAggregate`](crate::EsAggregate) drives it over HTTP; it is public so that the
-/// request building and parsing can be measured or reused with another transport.
+/// [`EsAggregate`](crate::EsAggregate) drives it over HTTP; see
+/// [`sans_io`](crate::sans_io) for when to drive it yourself.
 ///
 /// ```
 /// # use std::time::Duration;

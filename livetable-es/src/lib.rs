@@ -9,7 +9,8 @@
 //! - [`EsClient::aggregate`] → [`EsAggregate`]: an [`Aggregate`](livetable_core::Aggregate)
 //!   as an exact, paged `composite` aggregation; also a
 //!   [`BucketQuery`](livetable_core::BucketQuery) (partials per time bucket, for the
-//!   bucket cache: a `date_histogram` source before the dimensions, see [`BucketFetch`]).
+//!   bucket cache: a `date_histogram` source before the dimensions, see
+//!   [`sans_io::BucketFetch`]).
 //! - [`EsClient::top_n`] → [`EsTopN`]: approximate top rows by a metric (`multi_terms`).
 //! - [`EsClient::sql`] → [`EsSql`]: your own SQL (Elasticsearch SQL or the OpenSearch
 //!   plugin), mapped onto a schema.
@@ -60,9 +61,18 @@ mod query;
 mod request;
 mod response;
 
-pub use buckets::BucketFetch;
 pub use builder::{EsBuilder, MAX_PAGE_SIZE};
 pub use client::EsClient;
 pub use config::{EsConfig, SqlDialect};
-pub use fetch::CompositeFetch;
 pub use query::{EsAggregate, EsSql, EsTopN};
+
+/// Fetches without I/O: the request bodies and the answer parsing of one fetch, driven
+/// by the caller. [`EsAggregate`] drives them over its HTTP client; use them directly
+/// for another transport (a proxy, recorded answers) or to measure the request
+/// building and parsing on their own (`benches/es.rs` does).
+///
+/// Start one with [`EsAggregate::start`] or [`EsAggregate::start_buckets`].
+pub mod sans_io {
+    pub use crate::buckets::BucketFetch;
+    pub use crate::fetch::CompositeFetch;
+}

@@ -94,7 +94,7 @@ impl EsAggregate {
         &self.plan.spec
     }
 
-    /// Starts a fetch without sending anything (see [`CompositeFetch`]).
+    /// Starts a fetch without sending anything (see [`sans_io`](crate::sans_io)).
     pub fn start(&self, ctx: &FetchContext) -> Result<CompositeFetch<'_>> {
         let config = self.client.config();
         CompositeFetch::new(&self.plan, ctx, config.page_size, config.max_groups)

@@ -18,6 +18,7 @@ use livetable_core::{
     Metric, Partial, TableQuery, Value, Window,
 };
 use livetable_testkit::suite::cells_match;
+use livetable_testkit::workload::packets_builder;
 use serde_json::{Value as Json, json};
 use support::eval::Index;
 use support::{Answer, FakeEs};
@@ -47,15 +48,8 @@ fn request() -> BucketRequest {
 
 /// Every mergeable metric, on an int field and a float one, and a static filter.
 fn spec() -> Aggregate {
-    Aggregate::builder()
-        .time_column("ts")
-        .window(Duration::from_secs(3600))
-        .dimension("source_ip", DataType::Ip)
-        .dimension("protocol", DataType::Text)
-        .field("size", DataType::Int)
+    packets_builder(&[("source_ip", DataType::Ip), ("protocol", DataType::Text)])
         .field("rtt", DataType::Float)
-        .metric(Metric::count("count"))
-        .metric(Metric::sum("total_size", "size"))
         .metric(Metric::avg("avg_size", "size"))
         .metric(Metric::min("min_size", "size"))
         .metric(Metric::max("max_size", "size"))
@@ -657,15 +651,8 @@ fn events(seed: u64, n: usize, t0: DateTime<Utc>) -> Vec<Vec<Value>> {
 }
 
 fn agreement_spec() -> Aggregate {
-    Aggregate::builder()
-        .time_column("ts")
-        .window(Duration::from_secs(3600))
-        .dimension("source_ip", DataType::Ip)
-        .dimension("protocol", DataType::Text)
-        .field("size", DataType::Int)
+    packets_builder(&[("source_ip", DataType::Ip), ("protocol", DataType::Text)])
         .field("rtt", DataType::Float)
-        .metric(Metric::count("count"))
-        .metric(Metric::sum("total_size", "size"))
         .metric(Metric::avg("avg_size", "size"))
         .metric(Metric::min("min_size", "size"))
         .metric(Metric::max("max_size", "size"))

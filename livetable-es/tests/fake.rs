@@ -17,6 +17,7 @@ use livetable_core::{
     TableQuery, Value, Window,
 };
 use livetable_es::SqlDialect;
+use livetable_testkit::workload::packets_builder;
 use serde_json::{Value as Json, json};
 use support::{Answer, FakeEs};
 
@@ -29,20 +30,18 @@ fn ip(s: &str) -> Value {
     Value::Ip(s.parse::<IpAddr>().unwrap())
 }
 
-/// The packets table of the reference.
+/// The packets table of the reference, TCP and UDP only.
 fn packets() -> Aggregate {
-    Aggregate::builder()
-        .time_column("ts")
-        .window(Duration::from_secs(3600))
-        .dimension("source_ip", DataType::Ip)
-        .dimension("protocol", DataType::Text)
-        .field("size", DataType::Int)
+    packets_where(Filter::is_in("protocol", ["TCP", "UDP"]))
+}
+
+/// The packets table of the reference with the static filter `filter`.
+fn packets_where(filter: Filter) -> Aggregate {
+    packets_builder(&[("source_ip", DataType::Ip), ("protocol", DataType::Text)])
         .field("destination_ip", DataType::Ip)
-        .metric(Metric::count("count"))
-        .metric(Metric::sum("total_size", "size"))
         .metric(Metric::avg("avg_size", "size"))
         .metric(Metric::count_distinct("hosts", "destination_ip"))
-        .filter(Filter::is_in("protocol", ["TCP", "UDP"]))
+        .filter(filter)
         .order_by("count", Direction::Desc)
         .build()
         .unwrap()
@@ -119,11 +118,25 @@ async fn composite_request_pages_nulls_and_order() {
         Answer::json(200, page)
     })
     .await;
-    let source = fake.client("packets-*").aggregate(packets()).unwrap();
+    // Every scripted row satisfies both filters: the static one keeps TCP, UDP and a
+    // missing protocol; the viewer's keeps these sources and a missing one.
+    let spec = packets_where(Filter::In {
+        column: "protocol".into(),
+        values: vec!["TCP".into(), "UDP".into(), Value::Null],
+    });
+    let source = fake.client("packets-*").aggregate(spec).unwrap();
     let ctx = FetchContext::new(window()).with_filters(vec![
-        Filter::eq("protocol", Value::Null)
-            .normalised(DataType::Text)
-            .unwrap(),
+        Filter::In {
+            column: "source_ip".into(),
+            values: vec![
+                "10.0.0.2".into(),
+                "10.0.0.9".into(),
+                "10.0.0.10".into(),
+                Value::Null,
+            ],
+        }
+        .normalised(DataType::Ip)
+        .unwrap(),
     ]);
     let table = source.fetch(&ctx).await.unwrap();
 
@@ -142,8 +155,12 @@ async fn composite_request_pages_nulls_and_order() {
         "size": 0, "track_total_hits": false,
         "query": {"bool": {"filter": [
             {"range": {"ts": {"gte": "2026-11-28T11:00:00.000Z", "lt": "2026-11-28T12:00:00.000Z"}}},
-            {"terms": {"protocol": ["TCP", "UDP"]}},
-            {"bool": {"must_not": [{"exists": {"field": "protocol"}}]}}]}},
+            {"bool": {"should": [{"terms": {"protocol": ["TCP", "UDP"]}},
+                {"bool": {"must_not": [{"exists": {"field": "protocol"}}]}}],
+                "minimum_should_match": 1}},
+            {"bool": {"should": [{"terms": {"source_ip": ["10.0.0.2", "10.0.0.9", "10.0.0.10"]}},
+                {"bool": {"must_not": [{"exists": {"field": "source_ip"}}]}}],
+                "minimum_should_match": 1}}]}},
         "aggs": {"groups": {
             "composite": {"size": 1000, "sources": [
                 {"source_ip": {"terms": {"field": "source_ip", "missing_bucket": true}}},

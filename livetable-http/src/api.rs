@@ -119,7 +119,6 @@ fn cell(value: &Value, data_type: DataType) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use livetable_core::{Column, Row, Schema, Window};

@@ -176,7 +176,6 @@ fn cookie_path(page_path: &str, headers: &HeaderMap) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

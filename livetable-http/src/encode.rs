@@ -67,7 +67,6 @@ impl<T: Serialize> EncodeCache<T> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

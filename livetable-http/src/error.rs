@@ -193,7 +193,6 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

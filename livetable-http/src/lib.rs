@@ -99,16 +99,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use livetable_core::{Catalog, Result};
 
+/// The axum this adapter is built on: its [`Router`] is what [`router`] returns, so an
+/// application can use this one without naming a matching version.
+pub use axum;
 pub use error::ApiError;
 pub use nest::nest;
 pub use params::parse_view_params;
-pub use serve::{ServeConfig, serve, serve_with};
+pub use serve::{ServeConfig, graceful, serve, serve_with};
 
 /// The router for `catalog` with default [`Options`] (no authentication).
 ///
 /// ```
 /// use livetable_core::Catalog;
-/// let app: axum::Router = axum::Router::new().nest("/tables", livetable_http::router(Catalog::new()));
+/// let app: axum::Router = livetable_http::nest("/tables", livetable_http::router(Catalog::new()));
 /// ```
 pub fn router(catalog: Catalog) -> Router {
     Options::default().router(catalog)

@@ -18,7 +18,7 @@
 //! dimension names, value types) happens in [`Table::view`](livetable_core::Table::view);
 //! each mistake is a 400 whose message says what is allowed.
 
-use livetable_core::{Error, Filter, Result, Value, ViewParams, parse_window};
+use livetable_core::{Error, Filter, Result, Value, ViewParams};
 
 /// The most filter values one request may carry: a bound on the work one URL can ask.
 pub(crate) const MAX_VALUES: usize = 1024;
@@ -60,7 +60,7 @@ pub fn parse_view_params(query: Option<&str>) -> Result<ViewParams> {
                 )
                 .with_context("parameter", "window"));
             }
-            params.window = Some(parse_window(&value)?);
+            params.window = Some(ViewParams::parse_window(&value)?);
             continue;
         }
         if key.is_empty() {
@@ -92,7 +92,6 @@ pub fn parse_view_params(query: Option<&str>) -> Result<ViewParams> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use livetable_core::ErrorKind;

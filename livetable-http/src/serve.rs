@@ -144,7 +144,7 @@ impl ServeConfig {
 ///
 /// ```no_run
 /// # async fn run(catalog: livetable_core::Catalog) -> std::io::Result<()> {
-/// let app = axum::Router::new().nest("/tcpdump", livetable_http::router(catalog));
+/// let app = livetable_http::nest("/tcpdump", livetable_http::router(catalog));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 /// livetable_http::serve(listener, app, async {
 ///     let _ = tokio::signal::ctrl_c().await;
@@ -157,6 +157,38 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     serve_with(listener, router, ServeConfig::default(), shutdown).await
+}
+
+/// For a server you run yourself (e.g. `axum::serve(..).with_graceful_shutdown(..)`):
+/// returns `router` set up so that its event streams end at shutdown, and the future to
+/// give as the shutdown signal: it waits for `signal`, then ends every event stream.
+///
+/// Without it, a graceful shutdown waits forever on open event streams, which never
+/// finish by themselves. ([`serve`] does this itself.)
+///
+/// ```no_run
+/// # async fn run(catalog: livetable_core::Catalog) -> std::io::Result<()> {
+/// let app = livetable_http::nest("/tcpdump", livetable_http::router(catalog));
+/// let (app, shutdown) = livetable_http::graceful(app, async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// });
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+/// # }
+/// ```
+pub fn graceful<F>(router: Router, signal: F) -> (Router, impl Future<Output = ()> + Send + 'static)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (closing, closed) = watch::channel(false);
+    let router = router.layer(Extension(Closing(closed)));
+    let shutdown = async move {
+        signal.await;
+        debug!("shutting down: closing event streams");
+        // Streams read the value, so it stays visible after the sender is dropped.
+        let _ = closing.send(true);
+    };
+    (router, shutdown)
 }
 
 /// Like [`serve`], with the connection limits of `config`.
@@ -174,14 +206,12 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     config.validate()?;
-    let (closing, closed) = watch::channel(false);
-    let app = router.layer(Extension(Closing(closed.clone())));
+    let (signalled, closed) = watch::channel(false);
+    let (app, shutdown) = graceful(router, shutdown);
     let mut stop = closed.clone();
     tokio::spawn(async move {
         shutdown.await;
-        debug!("shutting down: closing event streams");
-        // Streams read the value, so it stays visible after the sender is dropped.
-        let _ = closing.send(true);
+        let _ = signalled.send(true);
     });
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let open = Arc::new(AtomicUsize::new(0));

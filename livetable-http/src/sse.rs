@@ -145,7 +145,6 @@ fn encode(app: &AppState, instance: u64, update: &Update) -> livetable_core::Res
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -81,14 +81,9 @@ fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let found =
         tool("CHROMIUM", "/usr/bin/chromium").zip(tool("CHROMEDRIVER", "/usr/bin/chromedriver"));
     if found.is_none() {
-        let required = std::env::var("LIVETABLE_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "chromium and chromedriver are required (LIVETABLE_REQUIRE_SERVICES=1): \
-             apt-get install -y chromium chromium-driver"
-        );
-        eprintln!(
-            "skipping the browser test: chromium or chromedriver is missing (apt-get install -y chromium chromium-driver)"
+        livetable_testkit::services::missing(
+            "chromium and chromedriver",
+            "apt-get install -y chromium chromium-driver",
         );
     }
     found
@@ -662,6 +657,14 @@ async fn drive(client: &Client, base: &str, source: &Packets, live: &LiveTable, 
     // Themes: the button cycles auto → light → dark through the CSS variables.
     let theme = client.find(Locator::Css("#theme")).await.unwrap();
     theme.click().await.unwrap();
+    assert_eq!(
+        js(
+            client,
+            "return getComputedStyle(document.body).backgroundColor;"
+        )
+        .await,
+        "rgb(255, 255, 255)"
+    );
     theme.click().await.unwrap();
     assert_eq!(
         js(client, "return document.documentElement.dataset.theme;").await,

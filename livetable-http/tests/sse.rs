@@ -191,3 +191,36 @@ async fn filtered_streams_see_only_their_rows() {
     let bad = SseClient::connect(server.addr, &format!("{STREAM}?window=2h"), &[]).await;
     assert_eq!(bad.status, 400);
 }
+
+/// With axum's own `serve` and `with_graceful_shutdown`, [`livetable_http::graceful`]
+/// ends the open event streams at shutdown, so the server returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_serve_shuts_down_with_open_streams() {
+    let catalog = Catalog::new()
+        .with(packets_table(
+            "packets",
+            Packets::new(sample_rows()),
+            Duration::from_secs(3600),
+        ))
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (app, shutdown) = livetable_http::graceful(livetable_http::router(catalog), async {
+        let _ = stopped.await;
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    let mut client = SseClient::connect(addr, STREAM, &[]).await;
+    assert_eq!(client.status, 200);
+    assert_eq!(client.expect(WAIT).await.event, "snapshot");
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, server)
+        .await
+        .expect("axum::serve returns once the event streams end")
+        .unwrap()
+        .unwrap();
+}

@@ -179,11 +179,7 @@ async fn live_table_goes_stale_and_recovers_with_the_server() {
     let server = match Server::start() {
         Ok(s) => s,
         Err(why) => {
-            assert!(
-                !common::services_required(),
-                "a private PostgreSQL is required but: {why}"
-            );
-            eprintln!("SKIPPED live_table_goes_stale_and_recovers_with_the_server: {why}");
+            livetable_testkit::services::missing("a private PostgreSQL server", why);
             return;
         }
     };

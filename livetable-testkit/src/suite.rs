@@ -632,7 +632,6 @@ pub fn cells_match(expected: &Value, actual: &Value) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

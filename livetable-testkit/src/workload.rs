@@ -40,7 +40,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use livetable_core::{Aggregate, DataType, Direction, Error, Metric, Unit, Value};
+use livetable_core::{
+    Aggregate, AggregateBuilder, DataType, Direction, Error, Metric, Unit, Value,
+};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -418,7 +420,10 @@ impl EventLayout {
     }
 }
 
-fn spec(dimensions: &[(&str, DataType)]) -> Aggregate {
+/// The packets table grouped by `dimensions`: time column `ts`, the past hour, the
+/// `size` field, and the metrics `count` and `total_size` (sum of size). Tests and
+/// benches that need more (other fields, metrics, filters, an order) add them.
+pub fn packets_builder(dimensions: &[(&str, DataType)]) -> AggregateBuilder {
     let mut b = Aggregate::builder()
         .time_column("ts")
         .window(Duration::from_secs(3600));
@@ -426,9 +431,13 @@ fn spec(dimensions: &[(&str, DataType)]) -> Aggregate {
         b = b.dimension(name, t);
     }
     b.field("size", DataType::Int)
-        .unit("size", Unit::Bytes)
         .metric(Metric::count("count"))
         .metric(Metric::sum("total_size", "size"))
+}
+
+fn spec(dimensions: &[(&str, DataType)]) -> Aggregate {
+    packets_builder(dimensions)
+        .unit("size", Unit::Bytes)
         .order_by("count", Direction::Desc)
         .limit(500)
         .build()
@@ -456,7 +465,6 @@ pub fn two_dim_spec() -> Aggregate {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use super::view::Table;
+use super::table::Table;
 use crate::error::{Error, ErrorKind, Result, one_of};
 
 /// Named tables, for adapters to serve (`livetable_http::router(catalog)`).

@@ -1,20 +1,14 @@
 //! Row-level patches between two snapshots, keyed by the dimension values.
 
 use std::borrow::Cow;
-use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
-use rustc_hash::FxHashMap;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::key::{hash_values, values_eq};
-use crate::query::Window;
-use crate::schema::{Row, Schema};
-use crate::snapshot::{Snapshot, Status};
+use crate::key::{hash_values, key_of, keys_lead, values_eq};
+use crate::schema::Row;
+use crate::snapshot::{FetchInfo, Snapshot, Status};
 use crate::value::Value;
 
 /// The change from one snapshot version to the next: rows inserted, rows whose values
@@ -36,23 +30,11 @@ pub struct Patch {
     pub updated: Vec<Row>,
     /// Keys (dimension values in key order) of rows no longer there.
     pub removed: Vec<Vec<Value>>,
-    /// The new snapshot's window.
-    pub window: Window,
-    /// When the new snapshot's fetch started.
-    pub taken_at: DateTime<Utc>,
-    /// How long it took.
-    #[serde(rename = "fetch_ms", serialize_with = "as_millis")]
-    pub fetch_duration: Duration,
-    /// Some values are estimates.
-    pub approximate: bool,
-    /// The store returned part of the data, and why.
-    pub partial: Option<String>,
-    /// Fresh or stale.
+    /// Where the new snapshot's rows come from (flattened in JSON, as in [`Snapshot`]).
+    #[serde(flatten)]
+    pub fetch: FetchInfo,
+    /// The new snapshot's status.
     pub status: Status,
-}
-
-fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
 impl Patch {
@@ -67,49 +49,11 @@ impl Patch {
     }
 }
 
-/// A row's key, borrowed when the dimensions are the leading columns (the common case
-/// and what every [`Aggregate`](crate::Aggregate) produces), owned otherwise.
-fn key_of<'a>(row: &'a Row, key_indices: &[usize], leading: bool) -> Cow<'a, [Value]> {
-    if leading {
-        Cow::Borrowed(&row.values()[..key_indices.len()])
-    } else {
-        Cow::Owned(row.key(key_indices))
-    }
-}
-
-fn keys_lead(schema: &Schema) -> bool {
-    schema
-        .key_indices()
-        .iter()
-        .enumerate()
-        .all(|(i, &k)| i == k)
-}
-
-/// Computes the patch turning `old` into `new`. Both must share a schema.
+/// The patch turning `old` into `new` (see [`Snapshot::diff`]).
 ///
 /// Runs in O(rows) with one hash table over the old rows' keys; a row that kept its
 /// place is found there without hashing. Rows are compared whole.
-///
-/// ```
-/// use std::sync::Arc;
-/// use livetable_core::{Column, DataType, Row, Schema, Snapshot, Value, Window, diff};
-/// let schema = Arc::new(Schema::new(vec![
-///     Column::dimension("host", DataType::Text),
-///     Column::metric("n", DataType::Int),
-/// ])?);
-/// let window = Window::ending_at(chrono::Utc::now(), std::time::Duration::from_secs(60))?;
-/// let row = |h: &str, n: i64| Row::new(vec![Value::from(h), Value::Int(n)]);
-/// let old = Snapshot::new(schema.clone(), vec![row("a", 1), row("b", 2)], window);
-/// let mut new = Snapshot::new(schema, vec![row("b", 3), row("c", 1)], window);
-/// new.version = 1;
-/// let patch = diff(&old, &new);
-/// assert_eq!(patch.inserted, vec![row("c", 1)]);
-/// assert_eq!(patch.updated, vec![row("b", 3)]);
-/// assert_eq!(patch.removed, vec![vec![Value::from("a")]]);
-/// assert_eq!(old.apply(&patch)?.rows, vec![row("b", 3), row("c", 1)]);
-/// # Ok::<(), livetable_core::Error>(())
-/// ```
-pub fn diff(old: &Snapshot, new: &Snapshot) -> Patch {
+pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Patch {
     let key_indices = new.schema.key_indices();
     let leading = keys_lead(&new.schema);
     let old_keys: Vec<Cow<'_, [Value]>> = old
@@ -196,97 +140,22 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Patch {
         inserted,
         updated,
         removed,
-        window: new.window,
-        taken_at: new.taken_at,
-        fetch_duration: new.fetch_duration,
-        approximate: new.approximate,
-        partial: new.partial.clone(),
+        fetch: new.fetch.clone(),
         status: new.status.clone(),
     }
 }
 
-impl Snapshot {
-    /// A snapshot with no rows whose status is [`Status::Loading`].
-    pub fn loading(schema: Arc<Schema>, window: Window) -> Self {
-        Snapshot {
-            status: Status::Loading,
-            ..Snapshot::new(schema, Vec::new(), window)
-        }
-    }
-
-    /// Applies a patch made from this snapshot's version: updated rows are replaced in
-    /// place, removed rows dropped, inserted rows appended.
-    ///
-    /// Fails when the patch starts from another version or touches keys that do not
-    /// fit (an update or removal of a missing key, an insert of a present one): the
-    /// caller has missed an update and needs a full snapshot.
-    pub fn apply(&self, patch: &Patch) -> Result<Snapshot> {
-        let gap = |what: String| {
-            Error::new(
-                ErrorKind::InvalidParameter,
-                format!(
-                    "cannot apply patch {} → {}: {what}; take a full snapshot",
-                    patch.from_version, patch.to_version
-                ),
-            )
-        };
-        if patch.from_version != self.version {
-            return Err(gap(format!("this snapshot is version {}", self.version)));
-        }
-        let key_indices = self.schema.key_indices();
-        let leading = keys_lead(&self.schema);
-        let mut rows = self.rows.clone();
-        let mut index: FxHashMap<Vec<Value>, usize> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (key_of(r, key_indices, leading).into_owned(), i))
-            .collect();
-        for row in &patch.updated {
-            let key = key_of(row, key_indices, leading);
-            let &i = index
-                .get(key.as_ref())
-                .ok_or_else(|| gap(format!("updated key {key:?} is not in the snapshot")))?;
-            rows[i] = row.clone();
-        }
-        let mut drop = vec![false; rows.len()];
-        for key in &patch.removed {
-            let i = index
-                .remove(key.as_slice())
-                .ok_or_else(|| gap(format!("removed key {key:?} is not in the snapshot")))?;
-            drop[i] = true;
-        }
-        let mut i = 0;
-        rows.retain(|_| {
-            i += 1;
-            !drop[i - 1]
-        });
-        for row in &patch.inserted {
-            let key = key_of(row, key_indices, leading).into_owned();
-            if index.insert(key, usize::MAX).is_some() {
-                return Err(gap("an inserted key is already in the snapshot".to_owned()));
-            }
-            rows.push(row.clone());
-        }
-        Ok(Snapshot {
-            schema: self.schema.clone(),
-            rows,
-            version: patch.to_version,
-            window: patch.window,
-            taken_at: patch.taken_at,
-            fetch_duration: patch.fetch_duration,
-            approximate: patch.approximate,
-            partial: patch.partial.clone(),
-            status: patch.status.clone(),
-        })
-    }
-}
-
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::*;
-    use crate::{Column, DataType};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::DateTime;
     use proptest::prelude::*;
+    use rustc_hash::FxHashMap;
+
+    use super::*;
+    use crate::{Column, DataType, Schema, Window};
 
     fn schema(leading: bool) -> Arc<Schema> {
         let mut cols = vec![

@@ -6,11 +6,15 @@ use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 
+use super::live_table::{Guard, Shared};
 use super::patch::Patch;
-use super::table::{Guard, Shared};
 use crate::snapshot::Snapshot;
 
 /// One item of a [`Subscription`].
+///
+/// Not `#[non_exhaustive]`, on purpose: an adapter must forward every item to its
+/// viewers, so a new kind must be a compile error there, not a wildcard arm that drops
+/// it. Adding a variant is a breaking release.
 #[derive(Clone, Debug)]
 pub enum Update {
     /// The full table: first, and again whenever the subscriber fell behind.

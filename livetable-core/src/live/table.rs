@@ -1,766 +1,790 @@
-//! [`LiveTable`]: one shared refresh loop around a [`TableQuery`].
-//!
-//! A cheap-to-clone handle over shared state and one background task. The task is the
-//! only caller of the source: however many viewers subscribe, the store sees one fetch
-//! per tick. The task stops when the last handle (and the last subscription) is dropped.
+//! [`Table`]: a named table definition and its views (viewer parameters → shared
+//! [`LiveTable`]s).
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use tokio::sync::{Notify, broadcast, watch};
-use tokio::time::Instant;
-use tracing::{debug, warn};
+use serde::{Deserialize, Serialize};
 
-use super::patch::{Patch, diff};
-use super::subscription::{SubscriberGuard, Subscription};
-use crate::error::{Error, ErrorKind, Result};
+use super::live_table::{LiveTable, RefreshConfig, ViewSpec};
+use crate::aggregate::OrderBy;
+use crate::error::{Error, ErrorKind, Result, one_of};
 use crate::filter::Filter;
-use crate::query::{FetchContext, Fetched, SharedQuery, TableQuery, Window};
-use crate::schema::{Row, Schema};
-use crate::snapshot::{Snapshot, Status};
+use crate::format::FormatRule;
+use crate::query::{SharedQuery, TableQuery};
+use crate::schema::Schema;
 
-/// Refresh settings of a [`LiveTable`]. Defaults: a 6 s interval, a 1 s floor, a 30 s
-/// fetch timeout, retries from 500 ms doubling up to the interval, idle after 60 s
-/// without a viewer, a 1 h window.
-#[derive(Clone, Debug)]
+/// What a viewer asks for, before validation: another window and filters on dimensions.
+///
+/// ```
+/// use livetable_core::{Filter, ViewParams};
+/// let params = ViewParams::default()
+///     .with_window_str("15m")?
+///     .with_filter(Filter::eq("protocol", "TCP"));
+/// assert_eq!(params.window, Some(std::time::Duration::from_secs(900)));
+/// # Ok::<(), livetable_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct RefreshConfig {
-    /// Time between two fetches.
-    pub interval: Duration,
-    /// The smallest interval allowed, protecting the store.
-    pub min_interval: Duration,
-    /// How long a fetch may take before it is abandoned as a timeout.
-    pub fetch_timeout: Duration,
-    /// The first retry delay after an error; it doubles up to `interval`.
-    pub retry_initial: Duration,
-    /// How long a table with no subscriber keeps refreshing after the last demand.
-    pub idle_grace: Duration,
-    /// How many updates a subscriber may fall behind before it is resynchronised with
-    /// a full snapshot.
-    pub channel_capacity: usize,
-    /// Tick on multiples of `interval` since the epoch (after the first fetch), so that
-    /// every view of a table with the same interval fetches at the same instants.
-    /// Default `false`; turned on for sources whose views share one refresh
-    /// ([`TableQuery::shared_refresh`], e.g. a [`BucketCache`](crate::BucketCache)).
-    pub align_ticks: bool,
-}
-
-impl Default for RefreshConfig {
-    fn default() -> Self {
-        RefreshConfig {
-            interval: Duration::from_secs(6),
-            min_interval: Duration::from_secs(1),
-            fetch_timeout: Duration::from_secs(30),
-            retry_initial: Duration::from_millis(500),
-            idle_grace: Duration::from_secs(60),
-            channel_capacity: 32,
-            align_ticks: false,
-        }
-    }
-}
-
-impl RefreshConfig {
-    /// Checks the settings; the error names the bad one.
-    pub fn validate(&self) -> Result<()> {
-        if self.min_interval.is_zero() {
-            return Err(Error::invalid_spec("min_interval must be positive"));
-        }
-        if self.interval < self.min_interval {
-            return Err(Error::invalid_spec(format!(
-                "refresh interval {:?} is below the floor of {:?}; raise the interval or \
-                 lower min_interval",
-                self.interval, self.min_interval
-            )));
-        }
-        if self.fetch_timeout.is_zero() {
-            return Err(Error::invalid_spec("fetch_timeout must be positive"));
-        }
-        if self.retry_initial.is_zero() {
-            return Err(Error::invalid_spec("retry_initial must be positive"));
-        }
-        if self.channel_capacity == 0 {
-            return Err(Error::invalid_spec("channel_capacity must be positive"));
-        }
-        Ok(())
-    }
-}
-
-/// Counters of a [`LiveTable`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TableStats {
-    /// Fetches started.
-    pub fetches: u64,
-    /// Fetches that failed (timeouts included).
-    pub errors: u64,
-    /// Fetches abandoned after `fetch_timeout`.
-    pub timeouts: u64,
-    /// Ticks skipped because the previous fetch was still running.
-    pub skipped_ticks: u64,
-    /// How long the last finished fetch took.
-    pub last_fetch: Option<Duration>,
-    /// Subscriptions currently open.
-    pub subscribers: usize,
-    /// Whether the table has stopped fetching for lack of viewers.
-    pub idle: bool,
-    /// The current snapshot's version.
-    pub version: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    fetches: AtomicU64,
-    errors: AtomicU64,
-    timeouts: AtomicU64,
-    skipped_ticks: AtomicU64,
-    last_fetch_micros: AtomicU64,
-}
-
-/// Wall-clock time derived from tokio's monotonic clock, so paused-time tests control
-/// window edges too, and a wall-clock step never makes a window jump backwards.
-#[derive(Debug, Clone, Copy)]
-struct Clock {
-    base_utc: DateTime<Utc>,
-    base: Instant,
-}
-
-impl Clock {
-    fn new() -> Self {
-        Clock {
-            base_utc: Utc::now(),
-            base: Instant::now(),
-        }
-    }
-
-    /// The first instant after now on a multiple of `interval` since the epoch.
-    fn next_multiple(&self, interval: Duration) -> Instant {
-        let step = i64::try_from(interval.as_millis())
-            .unwrap_or(i64::MAX)
-            .max(1);
-        let wait = step - self.now().timestamp_millis().rem_euclid(step);
-        Instant::now() + Duration::from_millis(wait.unsigned_abs())
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        let elapsed = TimeDelta::from_std(self.base.elapsed()).unwrap_or(TimeDelta::MAX);
-        let t = self
-            .base_utc
-            .checked_add_signed(elapsed)
-            .unwrap_or(self.base_utc);
-        // Whole milliseconds: the precision every store (and JSON) keeps.
-        DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
-    }
-}
-
-/// What a live table fetches: its window length, viewer filters and row limit.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub struct ViewSpec {
-    /// The window length; each tick fetches `[now - window, now)`.
-    pub window: Duration,
-    /// Filters on dimension columns, validated and normalised.
+pub struct ViewParams {
+    /// A window length from the table's allowed list; the default window when absent.
+    #[serde(
+        default,
+        with = "opt_humantime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub window: Option<Duration>,
+    /// `eq` / `in` filters on dimension columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Filter>,
-    /// The most rows wanted.
-    pub limit: Option<usize>,
 }
 
-impl ViewSpec {
-    /// A view of `window` with no filter and no limit.
-    pub fn new(window: Duration) -> Self {
-        ViewSpec {
-            window,
-            filters: Vec::new(),
-            limit: None,
+mod opt_humantime {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&super::format_window(*d)),
+            None => s.serialize_none(),
         }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| super::parse_window(&s).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
-pub(super) struct Shared {
-    name: Arc<str>,
-    instance: u64,
+/// Parses a window length such as `15m`, `1h`, `90s` or `1h 30m`.
+pub(crate) fn parse_window(text: &str) -> Result<Duration> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        Error::invalid_parameter(format!(
+            "`{text}` is not a window length ({e}); write it like 15m, 1h or 90s"
+        ))
+        .with_context("parameter", "window")
+    })
+}
+
+/// Formats a window length the way [`parse_window`] reads it (`1h`, `15m`).
+pub(crate) fn format_window(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+impl ViewParams {
+    /// Parses a window length as viewers write it: `15m`, `1h`, `90s` or `1h 30m`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use livetable_core::ViewParams;
+    /// assert_eq!(ViewParams::parse_window("1h 30m")?, Duration::from_secs(5400));
+    /// assert_eq!(ViewParams::format_window(Duration::from_secs(900)), "15m");
+    /// # Ok::<(), livetable_core::Error>(())
+    /// ```
+    pub fn parse_window(text: &str) -> Result<Duration> {
+        parse_window(text)
+    }
+
+    /// Writes a window length the way [`parse_window`](Self::parse_window) reads it
+    /// (`1h`, `15m`).
+    pub fn format_window(window: Duration) -> String {
+        format_window(window)
+    }
+
+    /// Sets the window.
+    pub fn with_window(mut self, window: Duration) -> Self {
+        self.window = Some(window);
+        self
+    }
+
+    /// Sets the window from text such as `15m`.
+    pub fn with_window_str(self, text: &str) -> Result<Self> {
+        Ok(self.with_window(parse_window(text)?))
+    }
+
+    /// Adds a filter.
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filters.push(filter);
+        self
+    }
+}
+
+/// The public description of a table, as the HTTP adapter lists it.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct TableInfo {
+    /// The name (URL-safe).
+    pub name: String,
+    /// The title shown to viewers (the name unless set).
+    pub title: String,
+    /// The columns of the rows, with their roles, types, labels and units.
+    pub schema: Arc<Schema>,
+    /// The default window, as text (`1h`).
+    pub window: String,
+    /// The windows a viewer may ask for, as text.
+    pub allowed_windows: Vec<String>,
+    /// Seconds between refreshes.
+    pub interval_secs: f64,
+    /// The rows' default order.
+    pub default_order: Vec<OrderBy>,
+    /// Conditional formatting rules.
+    pub format_rules: Vec<FormatRule>,
+}
+
+/// A live view other than the default one, with who asked for it first.
+struct Slot {
+    live: LiveTable,
+    /// The client charged for the view (`None`: the application itself, through
+    /// [`Table::view`]).
+    owner: Option<Arc<str>>,
+    /// When it was last asked for, on the table's own counter: the least recently
+    /// used unwatched view goes first.
+    last_used: u64,
+}
+
+#[derive(Default)]
+struct Views {
+    /// The default view (default window, no filter): pinned, never evicted, never
+    /// counted against a bound.
+    default: Option<LiveTable>,
+    others: HashMap<ViewSpec, Slot>,
+    clock: u64,
+}
+
+/// The default bound on views besides the default view ([`TableBuilder::max_views`]).
+pub const DEFAULT_MAX_VIEWS: usize = 16;
+/// The default bound on views of a source whose views share one refresh.
+pub const SHARED_REFRESH_MAX_VIEWS: usize = 64;
+
+struct TableInner {
+    name: String,
+    title: String,
     query: SharedQuery,
     schema: Arc<Schema>,
     config: RefreshConfig,
-    view: ViewSpec,
-    clock: Clock,
-    snapshots: watch::Sender<Arc<Snapshot>>,
-    updates: broadcast::Sender<Arc<Patch>>,
-    wake: Notify,
-    shutdown: AtomicBool,
-    refresh_requested: AtomicBool,
-    idle: AtomicBool,
-    subscribers: AtomicUsize,
-    /// The last time someone asked for data. Std mutexes here: never held across an
-    /// `.await`.
-    last_demand: Mutex<Instant>,
-    /// The latest patches, oldest first, for subscribers resuming from a version. Its
-    /// lock also makes "publish" and "read the state" atomic with respect to each other.
-    history: Mutex<VecDeque<Arc<Patch>>>,
-    counters: Counters,
+    window: Duration,
+    allowed_windows: Vec<Duration>,
+    max_views: usize,
+    max_views_per_client: usize,
+    default_order: Vec<OrderBy>,
+    format_rules: Vec<FormatRule>,
+    views: Mutex<Views>,
 }
 
-impl Shared {
-    /// Records a demand and wakes the task if it went idle.
-    fn demand(&self) {
-        if let Ok(mut t) = self.last_demand.lock() {
-            *t = Instant::now();
-        }
-        if self.idle.load(Ordering::Acquire) {
-            self.wake.notify_one();
-        }
-    }
-
-    pub(super) fn add_subscriber(&self) {
-        self.subscribers.fetch_add(1, Ordering::AcqRel);
-        self.demand();
-    }
-
-    pub(super) fn remove_subscriber(&self) {
-        self.subscribers.fetch_sub(1, Ordering::AcqRel);
-        self.demand(); // the grace period runs from the last viewer leaving
-    }
-
-    pub(super) fn snapshots(&self) -> &watch::Sender<Arc<Snapshot>> {
-        &self.snapshots
-    }
-
-    pub(super) fn updates(&self) -> &broadcast::Sender<Arc<Patch>> {
-        &self.updates
-    }
-
-    /// The current snapshot and, for `since = Some(v)`, the patches after `v` when the
-    /// history holds all of them (`None` otherwise).
-    pub(super) fn state_since(
-        &self,
-        since: Option<u64>,
-    ) -> (Arc<Snapshot>, Option<Vec<Arc<Patch>>>) {
-        let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.snapshots.borrow().clone();
-        let missed = since.and_then(|v| {
-            if v == current.version {
-                return Some(Vec::new());
-            }
-            let start = history.iter().position(|p| p.from_version == v)?;
-            let missed: Vec<_> = history.iter().skip(start).cloned().collect();
-            let chained = missed
-                .windows(2)
-                .all(|w| w[0].to_version == w[1].from_version);
-            let complete = missed
-                .last()
-                .is_some_and(|p| p.to_version == current.version);
-            (chained && complete).then_some(missed)
-        });
-        (current, missed)
-    }
-
-    fn is_idle(&self) -> bool {
-        if self.subscribers.load(Ordering::Acquire) > 0 {
-            return false;
-        }
-        let last = self
-            .last_demand
-            .lock()
-            .map(|t| *t)
-            .unwrap_or_else(|_| Instant::now());
-        last.elapsed() >= self.config.idle_grace
-    }
-}
-
-/// Stops the task when the last handle goes.
-pub(super) struct Guard(pub(super) Arc<Shared>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.shutdown.store(true, Ordering::Release);
-        self.0.wake.notify_one();
-    }
-}
-
-/// A live table: the latest snapshot of a [`TableQuery`], refreshed on an interval by
-/// one background task and shared by every viewer.
+/// A named table: a source, its refresh settings, the windows viewers may choose,
+/// formatting rules, and its live views.
 ///
-/// - [`snapshot`](LiveTable::snapshot) returns the latest snapshot at once;
-/// - [`subscribe`](LiveTable::subscribe) yields it, then patches and status changes;
-/// - on errors the last good rows are kept, marked [`Status::Stale`], while the task
-///   retries with backoff;
-/// - with no subscriber and no demand for `idle_grace`, the table stops fetching, and
-///   resumes on the next demand.
+/// Viewers with the same normalised [`ViewParams`] share one [`LiveTable`], so the
+/// store sees one query per tick per distinct view, however many people watch.
 ///
-/// Cloning is cheap; the task stops when the last clone and subscription are dropped.
-/// Must be started inside a tokio runtime.
+/// # Fair views
+/// Views cost the store one query per tick each, so their number is bounded, and no
+/// client can take the slots from the others:
+/// - **The default view is pinned.** The default window with no filter is started
+///   with the table (when built inside a tokio runtime; otherwise on first use), is
+///   never evicted and never counts against a bound: it is always served.
+/// - **At most [`max_views`](TableBuilder::max_views) other views** (default 16; 64
+///   over a source whose views share one refresh, such as a
+///   [`BucketCache`](crate::BucketCache), where a view costs an in-memory merge and no
+///   store query).
+/// - **Unwatched views go first.** When the bound is hit, the least recently used
+///   view that no subscription watches (one that only answered plain GETs, or whose
+///   viewers left) is dropped at once to make room — without waiting for it to go
+///   idle. Its current users keep their handle; the next request for it starts it
+///   again. Only when every view is watched is a new one refused
+///   ([`ErrorKind::LimitExceeded`], a 429 over HTTP).
+/// - **A per-client share.** Through [`view_for`](Table::view_for) (the HTTP adapter
+///   passes the peer address), one client may hold at most
+///   [`max_views_per_client`](TableBuilder::max_views_per_client) views (default 4)
+///   that it started: past it, its own least recently used unwatched view makes room,
+///   or it is refused — not the other clients. A flood of distinct filters from one
+///   address therefore holds at most 4 slots and never denies the default view or a
+///   new view to someone else. Views started by the application itself through
+///   [`view`](Table::view) are charged to no client.
 ///
 /// ```
 /// use std::time::Duration;
-/// use livetable_core::{Column, DataType, FetchContext, Fetched, LiveTable, Result, Row, Schema, TableQuery, Value};
-///
-/// struct Clock(Schema);
-/// impl TableQuery for Clock {
-///     fn schema(&self) -> &Schema { &self.0 }
-///     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
-///         Ok(vec![Row::new(vec![Value::from("now"), Value::from(ctx.window.end)])].into())
-///     }
-/// }
-///
+/// use livetable_core::{Aggregate, DataType, Filter, MemorySource, Metric, Table, ViewParams};
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<()> {
-/// let schema = Schema::new(vec![
-///     Column::dimension("what", DataType::Text),
-///     Column::metric("at", DataType::Timestamp),
-/// ])?;
-/// let table = LiveTable::builder("clock", Clock(schema))
-///     .interval(Duration::from_secs(2))
-///     .start()?;
-/// let first = table.ready().await;
-/// assert_eq!(first.rows.len(), 1);
-/// assert_eq!(table.stats().fetches, 1);
-/// # Ok(())
-/// # }
+/// # async fn main() -> livetable_core::Result<()> {
+/// let spec = Aggregate::builder()
+///     .time_column("ts").window(Duration::from_secs(3600))
+///     .dimension("protocol", DataType::Text)
+///     .metric(Metric::count("count"))
+///     .build()?;
+/// let source = MemorySource::builder(spec).retention(Duration::from_secs(6 * 3600)).build()?;
+/// let table = Table::builder("packets", source)
+///     .allowed_windows([Duration::from_secs(900), Duration::from_secs(6 * 3600)])
+///     .build()?;
+/// let tcp = ViewParams::default().with_filter(Filter::eq("protocol", "TCP"));
+/// let a = table.view(&tcp)?;
+/// let b = table.view(&tcp)?;
+/// assert_eq!(table.view_count(), 1); // shared (the pinned default view is not counted)
+/// let err = table.view(&ViewParams::default().with_window_str("2h")?).unwrap_err();
+/// assert!(err.message().contains("allowed: 15m, 1h, 6h"));
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
-pub struct LiveTable {
-    guard: Arc<Guard>,
+pub struct Table {
+    inner: Arc<TableInner>,
 }
 
-impl std::fmt::Debug for LiveTable {
+impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveTable")
-            .field("name", &self.name())
-            .field("view", &self.shared().view)
-            .field("stats", &self.stats())
-            .finish()
+        f.debug_struct("Table")
+            .field("name", &self.inner.name)
+            .field("views", &self.view_count())
+            .finish_non_exhaustive()
     }
 }
 
-/// Configures and starts a [`LiveTable`].
+/// Configures a [`Table`].
 #[derive(Debug)]
-pub struct LiveTableBuilder {
+pub struct TableBuilder {
     name: String,
+    title: Option<String>,
     query: SharedQuery,
     config: RefreshConfig,
-    view: ViewSpec,
+    window: Duration,
+    allowed_windows: Vec<Duration>,
+    max_views: Option<usize>,
+    max_views_per_client: usize,
+    default_order: Vec<OrderBy>,
+    format_rules: Vec<FormatRule>,
 }
 
-impl LiveTableBuilder {
-    /// Time between fetches (default 6 s).
+impl TableBuilder {
+    /// A human title (the name when absent).
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// The refresh settings of every view.
+    pub fn refresh(mut self, config: RefreshConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Time between refreshes (default 6 s).
     pub fn interval(mut self, interval: Duration) -> Self {
         self.config.interval = interval;
         self
     }
 
-    /// The smallest interval allowed (default 1 s).
-    pub fn min_interval(mut self, floor: Duration) -> Self {
-        self.config.min_interval = floor;
-        self
-    }
-
-    /// How long a fetch may run (default 30 s).
-    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.config.fetch_timeout = timeout;
-        self
-    }
-
-    /// How long the table keeps refreshing with nobody watching (default 60 s).
-    pub fn idle_grace(mut self, grace: Duration) -> Self {
-        self.config.idle_grace = grace;
-        self
-    }
-
-    /// All refresh settings at once.
-    pub fn config(mut self, config: RefreshConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// The window length (default 1 h).
+    /// The default window (default 1 h).
     pub fn window(mut self, window: Duration) -> Self {
-        self.view.window = window;
+        self.window = window;
         self
     }
 
-    /// The view: window, filters and limit. Filters must already be validated against
-    /// the schema (see [`Table::view`](crate::Table::view)).
-    pub fn view(mut self, view: ViewSpec) -> Self {
-        self.view = view;
+    /// Other windows viewers may ask for (the default is always allowed).
+    pub fn allowed_windows(mut self, windows: impl IntoIterator<Item = Duration>) -> Self {
+        self.allowed_windows.extend(windows);
         self
     }
 
-    /// Validates the settings and starts the background task.
-    ///
-    /// Fails outside a tokio runtime, or when a setting is out of range.
-    pub fn start(mut self) -> Result<LiveTable> {
-        self.config.validate()?;
-        self.config.align_ticks |= self.query.shared_refresh();
-        if self.view.window.is_zero() {
-            return Err(Error::invalid_spec(
-                "the window is zero; give a window length",
-            ));
+    /// The most live views at once besides the pinned default view (default 16, or
+    /// [`SHARED_REFRESH_MAX_VIEWS`] for a source whose views share one refresh, see
+    /// [`TableQuery::shared_refresh`]). See [Fair views](Table#fair-views).
+    pub fn max_views(mut self, n: usize) -> Self {
+        self.max_views = Some(n);
+        self
+    }
+
+    /// The most views one client may have started and still hold, through
+    /// [`Table::view_for`] (default 4, and never more than `max_views`). See
+    /// [Fair views](Table#fair-views).
+    pub fn max_views_per_client(mut self, n: usize) -> Self {
+        self.max_views_per_client = n;
+        self
+    }
+
+    /// The rows' default order, shown to viewers (use the spec's order for an
+    /// [`Aggregate`](crate::Aggregate) source).
+    pub fn default_order(mut self, order: impl IntoIterator<Item = OrderBy>) -> Self {
+        self.default_order = order.into_iter().collect();
+        self
+    }
+
+    /// Adds a conditional formatting rule.
+    pub fn format_rule(mut self, rule: FormatRule) -> Self {
+        self.format_rules.push(rule);
+        self
+    }
+
+    /// Validates the definition. Views start on demand, inside a tokio runtime.
+    pub fn build(self) -> Result<Table> {
+        let ctx = |e: Error| e.with_context("table", &self.name);
+        if self.name.is_empty()
+            || !self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Error::invalid_spec(format!(
+                "table name `{}` must be non-empty and use only letters, digits, `-` and `_` \
+                 (it appears in URLs)",
+                self.name
+            )));
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::new(
-                ErrorKind::Unsupported,
-                "a live table runs a background task: start it inside a tokio runtime",
-            )
-        })?;
-        let schema = Arc::new(self.query.schema().clone());
-        let clock = Clock::new();
-        let window = Window::ending_at(clock.now(), self.view.window)?;
-        let (snapshots, _) = watch::channel(Arc::new(Snapshot::loading(schema.clone(), window)));
-        let (updates, _) = broadcast::channel(self.config.channel_capacity);
-        // Process-unique, so a version number is never mistaken for one of another
-        // table that had the same name (e.g. a view dropped and started again).
-        static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
-        let shared = Arc::new(Shared {
-            name: self.name.into(),
-            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
-            query: self.query,
-            schema,
-            config: self.config,
-            view: self.view,
-            clock,
-            snapshots,
-            updates,
-            wake: Notify::new(),
-            shutdown: AtomicBool::new(false),
-            refresh_requested: AtomicBool::new(false),
-            idle: AtomicBool::new(false),
-            subscribers: AtomicUsize::new(0),
-            last_demand: Mutex::new(Instant::now()),
-            history: Mutex::new(VecDeque::new()),
-            counters: Counters::default(),
-        });
-        runtime.spawn(refresh_loop(shared.clone()));
-        Ok(LiveTable {
-            guard: Arc::new(Guard(shared)),
-        })
+        self.config.validate().map_err(ctx)?;
+        // A view of a shared-refresh source costs a merge in memory, not a store query.
+        let max_views = self
+            .max_views
+            .unwrap_or(if self.query.dyn_shared_refresh() {
+                SHARED_REFRESH_MAX_VIEWS
+            } else {
+                DEFAULT_MAX_VIEWS
+            });
+        if max_views == 0 {
+            return Err(ctx(Error::invalid_spec("max_views must be at least 1")));
+        }
+        if self.max_views_per_client == 0 {
+            return Err(ctx(Error::invalid_spec(
+                "max_views_per_client must be at least 1",
+            )));
+        }
+        let mut windows = vec![self.window];
+        windows.extend(self.allowed_windows.iter().copied());
+        if windows.iter().any(|w| w.is_zero()) {
+            return Err(ctx(Error::invalid_spec(
+                "a window is zero; windows must be positive",
+            )));
+        }
+        windows.sort();
+        windows.dedup();
+        let schema = Arc::new(self.query.dyn_schema().clone());
+        for o in &self.default_order {
+            schema.require(&o.column).map_err(|e| {
+                ctx(Error::invalid_spec(format!(
+                    "default order: {}",
+                    e.message()
+                )))
+            })?;
+        }
+        let format_rules = self
+            .format_rules
+            .into_iter()
+            .map(|r| r.validate(&schema))
+            .collect::<Result<Vec<_>>>()
+            .map_err(ctx)?;
+        let table = Table {
+            inner: Arc::new(TableInner {
+                title: self.title.unwrap_or_else(|| self.name.clone()),
+                name: self.name,
+                query: self.query,
+                schema,
+                config: self.config,
+                window: self.window,
+                allowed_windows: windows,
+                max_views,
+                max_views_per_client: self.max_views_per_client.min(max_views),
+                default_order: self.default_order,
+                format_rules,
+                views: Mutex::new(Views::default()),
+            }),
+        };
+        // The default view exists from the start when there is a runtime to run it;
+        // otherwise it starts on first use.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            table.default_view()?;
+        }
+        Ok(table)
     }
 }
 
-impl LiveTable {
-    /// A builder for a table named `name` (used in errors and logs) over `query`.
-    pub fn builder(name: impl Into<String>, query: impl TableQuery) -> LiveTableBuilder {
+impl Table {
+    /// A builder for a table named `name` (letters, digits, `-`, `_`) over `query`.
+    pub fn builder(name: impl Into<String>, query: impl TableQuery) -> TableBuilder {
         Self::builder_shared(name, Arc::new(query))
     }
 
-    /// Like [`builder`](LiveTable::builder) for an already shared source.
-    pub fn builder_shared(name: impl Into<String>, query: SharedQuery) -> LiveTableBuilder {
-        LiveTableBuilder {
+    /// Like [`builder`](Table::builder) for an already shared source.
+    pub fn builder_shared(name: impl Into<String>, query: SharedQuery) -> TableBuilder {
+        TableBuilder {
             name: name.into(),
+            title: None,
             query,
             config: RefreshConfig::default(),
-            view: ViewSpec::new(Duration::from_secs(3600)),
+            window: Duration::from_secs(3600),
+            allowed_windows: Vec::new(),
+            max_views: None,
+            max_views_per_client: 4,
+            default_order: Vec::new(),
+            format_rules: Vec::new(),
         }
     }
 
-    fn shared(&self) -> &Arc<Shared> {
-        &self.guard.0
-    }
-
-    /// The table's name.
+    /// The name the catalog and the URLs use (letters, digits, `-`, `_`, `.`).
     pub fn name(&self) -> &str {
-        &self.shared().name
+        &self.inner.name
     }
 
-    /// The schema of the rows.
+    /// The columns of every view's rows: the source's schema with the table's labels.
     pub fn schema(&self) -> &Arc<Schema> {
-        &self.shared().schema
+        &self.inner.schema
     }
 
-    /// A number unique to this live table within the process. Versions count from 0
-    /// for every live table, so a client resuming from a version must also name the
-    /// instance (the HTTP adapter puts both in its event ids).
-    pub fn instance_id(&self) -> u64 {
-        self.shared().instance
+    /// The conditional formatting rules.
+    pub fn format_rules(&self) -> &[FormatRule] {
+        &self.inner.format_rules
     }
 
-    /// The view this table fetches.
-    pub fn view(&self) -> &ViewSpec {
-        &self.shared().view
-    }
-
-    /// The refresh settings.
-    pub fn config(&self) -> &RefreshConfig {
-        &self.shared().config
-    }
-
-    /// The latest snapshot, at once: never waits on the store. Counts as a demand, so
-    /// an idle table resumes refreshing.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.shared().demand();
-        self.shared().snapshots.borrow().clone()
-    }
-
-    /// Waits for the first fetch to finish (successfully or not) and returns the
-    /// snapshot; returns at once after that.
-    pub async fn ready(&self) -> Arc<Snapshot> {
-        self.shared().demand();
-        let mut rx = self.shared().snapshots.subscribe();
-        let got = rx
-            .wait_for(|s| !matches!(s.status, Status::Loading))
-            .await
-            .map(|s| s.clone());
-        // The sender lives in `Shared`, which `self` keeps alive: the wait cannot fail.
-        got.unwrap_or_else(|_| self.shared().snapshots.borrow().clone())
-    }
-
-    /// Asks for a fetch now rather than at the next tick and waits for its snapshot.
-    /// A fetch already running is shared rather than doubled, and the interval floor
-    /// still applies between two fetches.
-    pub async fn refresh(&self) -> Arc<Snapshot> {
-        let shared = self.shared();
-        let mut rx = shared.snapshots.subscribe();
-        let seen = rx.borrow_and_update().version;
-        shared.refresh_requested.store(true, Ordering::Release);
-        shared.demand();
-        shared.wake.notify_one();
-        let got = rx.wait_for(|s| s.version > seen).await.map(|s| s.clone());
-        got.unwrap_or_else(|_| shared.snapshots.borrow().clone())
-    }
-
-    /// The current snapshot, then every update: patches and status changes, or a full
-    /// snapshot when the subscriber fell behind. See [`Subscription`].
-    pub fn subscribe(&self) -> Subscription {
-        Subscription::new(
-            self.guard.clone(),
-            SubscriberGuard::new(self.shared().clone()),
-            None,
-        )
-    }
-
-    /// Resumes a subscriber that holds `version` (e.g. from an SSE `Last-Event-ID`): it
-    /// receives only the patches it missed when they are all still held (the last
-    /// `channel_capacity` versions), or a full snapshot first otherwise.
-    pub fn subscribe_from(&self, version: u64) -> Subscription {
-        Subscription::new(
-            self.guard.clone(),
-            SubscriberGuard::new(self.shared().clone()),
-            Some(version),
-        )
-    }
-
-    /// The counters.
-    pub fn stats(&self) -> TableStats {
-        let s = self.shared();
-        let c = &s.counters;
-        let last = c.last_fetch_micros.load(Ordering::Acquire);
-        TableStats {
-            fetches: c.fetches.load(Ordering::Acquire),
-            errors: c.errors.load(Ordering::Acquire),
-            timeouts: c.timeouts.load(Ordering::Acquire),
-            skipped_ticks: c.skipped_ticks.load(Ordering::Acquire),
-            last_fetch: (last > 0).then(|| Duration::from_micros(last)),
-            subscribers: s.subscribers.load(Ordering::Acquire),
-            idle: s.idle.load(Ordering::Acquire),
-            version: s.snapshots.borrow().version,
+    /// What a client needs to show the table before its first snapshot: name, title,
+    /// columns, windows, refresh interval and formatting rules.
+    pub fn info(&self) -> TableInfo {
+        let t = &self.inner;
+        TableInfo {
+            name: t.name.clone(),
+            title: t.title.clone(),
+            schema: t.schema.clone(),
+            window: format_window(t.window),
+            allowed_windows: t
+                .allowed_windows
+                .iter()
+                .map(|w| format_window(*w))
+                .collect(),
+            interval_secs: t.config.interval.as_secs_f64(),
+            default_order: t.default_order.clone(),
+            format_rules: t.format_rules.clone(),
         }
     }
-}
 
-/// Aborts a spawned fetch when dropped: a timed-out fetch must not keep running.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Runs one fetch in its own task so a panic in the source becomes an error, and
-/// abandons it after the timeout.
-async fn guarded_fetch(shared: &Shared, ctx: FetchContext) -> Result<Fetched> {
-    let query = shared.query.clone();
-    let mut task = AbortOnDrop(tokio::spawn(async move { query.dyn_fetch(&ctx).await }));
-    let timeout = shared.config.fetch_timeout;
-    match tokio::time::timeout(timeout, &mut task.0).await {
-        Err(_) => {
-            shared.counters.timeouts.fetch_add(1, Ordering::AcqRel);
-            Err(Error::new(
-                ErrorKind::Timeout,
-                format!("the source did not answer within {timeout:?}; it will be retried"),
+    /// Validates and normalises viewer parameters: the window must be allowed, filters
+    /// must be `eq`/`in` on dimension columns with values of the column's type, one
+    /// filter per column. Equal requests normalise to equal specs.
+    pub fn normalise(&self, params: &ViewParams) -> Result<ViewSpec> {
+        let t = &self.inner;
+        let ctx = |e: Error| e.with_context("table", &t.name);
+        let window = params.window.unwrap_or(t.window);
+        if !t.allowed_windows.contains(&window) {
+            let allowed: Vec<String> = t
+                .allowed_windows
+                .iter()
+                .map(|w| format_window(*w))
+                .collect();
+            return Err(ctx(Error::invalid_parameter(format!(
+                "window {} is not allowed; allowed: {}",
+                format_window(window),
+                allowed.join(", ")
             ))
+            .with_context("parameter", "window")));
         }
-        Ok(Err(join)) => {
-            let why = if join.is_panic() {
-                let payload = join.into_panic();
-                let msg = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "no message".to_owned());
-                format!("the source panicked: {msg}")
-            } else {
-                "the fetch task was cancelled".to_owned()
+        let mut filters = Vec::with_capacity(params.filters.len());
+        for f in &params.filters {
+            let column = f.column();
+            let Some(col) = t.schema.column(column).filter(|c| c.is_dimension()) else {
+                return Err(ctx(Error::invalid_parameter(format!(
+                    "cannot filter on `{column}`: viewers filter on dimensions; {}",
+                    one_of(t.schema.dimensions().map(|c| c.name.as_str()))
+                ))
+                .with_context("column", column)));
             };
-            Err(Error::new(ErrorKind::Unexpected, why).with_retryable(true))
+            if matches!(f, Filter::Range { .. }) {
+                return Err(ctx(Error::invalid_parameter(format!(
+                    "filter on `{column}`: viewers may use `eq` and `in`, not `range`"
+                ))
+                .with_context("column", column)));
+            }
+            if params
+                .filters
+                .iter()
+                .filter(|g| g.column() == column)
+                .count()
+                > 1
+            {
+                return Err(ctx(Error::invalid_parameter(format!(
+                    "`{column}` is filtered twice; give one `eq` or one `in` per column"
+                ))
+                .with_context("column", column)));
+            }
+            let f = match f.clone().normalised(col.data_type).map_err(ctx)? {
+                // `in` with one value is `eq`: the same view.
+                Filter::In { column, mut values } if values.len() == 1 => Filter::Eq {
+                    column,
+                    value: values.remove(0),
+                },
+                f => f,
+            };
+            filters.push(f);
         }
-        Ok(Ok(result)) => result,
+        filters.sort_by(|a, b| a.column().cmp(b.column()));
+        let mut spec = ViewSpec::new(window);
+        spec.filters = filters;
+        Ok(spec)
     }
-}
 
-/// Re-applies the view's filters and limit (sources may ignore them) and checks the
-/// rows against the schema, so a faulty source cannot publish a malformed table.
-fn finish_rows(shared: &Shared, mut rows: Vec<Row>) -> Result<Vec<Row>> {
-    for row in &rows {
-        shared.schema.check_row(row)?;
+    /// The live table for these viewer parameters: shared with every viewer whose
+    /// parameters normalise the same, started on first use. Must be called inside a
+    /// tokio runtime. Views started here are charged to no client (the application
+    /// asks); see [`view_for`](Table::view_for) for requests on behalf of a client.
+    pub fn view(&self, params: &ViewParams) -> Result<LiveTable> {
+        self.view_inner(params, None)
     }
-    if !shared.view.filters.is_empty() {
-        let filters: Vec<(usize, &Filter)> = shared
-            .view
-            .filters
-            .iter()
-            .filter_map(|f| shared.schema.index_of(f.column()).map(|i| (i, f)))
-            .collect();
-        rows.retain(|r| filters.iter().all(|(i, f)| f.matches(&r[*i])));
-    }
-    if let Some(limit) = shared.view.limit {
-        rows.truncate(limit);
-    }
-    Ok(rows)
-}
 
-/// Publishes a new snapshot and the patch to it.
-fn publish(shared: &Shared, next: Snapshot) {
-    let next = Arc::new(next);
-    let previous = shared.snapshots.borrow().clone();
-    // Diffing costs O(rows): skip it when nobody listens for patches (a subscriber
-    // arriving later starts from a full snapshot anyway).
-    let patch = (shared.updates.receiver_count() > 0).then(|| Arc::new(diff(&previous, &next)));
-    let mut history = shared.history.lock().unwrap_or_else(|e| e.into_inner());
-    shared.snapshots.send_replace(next);
-    match patch {
-        Some(patch) => {
-            if history.len() >= shared.config.channel_capacity {
-                history.pop_front();
+    /// Like [`view`](Table::view), on behalf of `client` (a key such as the peer's IP
+    /// address): a view it starts counts against its share,
+    /// [`max_views_per_client`](TableBuilder::max_views_per_client). Joining a view
+    /// that already exists, and the default view, are always allowed.
+    pub fn view_for(&self, params: &ViewParams, client: &str) -> Result<LiveTable> {
+        self.view_inner(params, Some(client))
+    }
+
+    fn view_inner(&self, params: &ViewParams, client: Option<&str>) -> Result<LiveTable> {
+        let spec = self.normalise(params)?;
+        let t = &self.inner;
+        let mut views = t.views.lock().unwrap_or_else(|e| e.into_inner());
+        if spec == ViewSpec::new(t.window) {
+            if let Some(live) = &views.default {
+                return Ok(live.clone());
             }
-            history.push_back(patch.clone());
-            let _ = shared.updates.send(patch); // no receiver left is fine
+            let live = self.start(spec)?;
+            views.default = Some(live.clone());
+            return Ok(live);
         }
-        None => history.clear(),
-    }
-}
-
-async fn refresh_loop(shared: Arc<Shared>) {
-    let config = shared.config.clone();
-    let mut next_tick = Instant::now();
-    let mut last_start: Option<Instant> = None;
-    let mut failures: u32 = 0;
-    let mut stale_since: Option<DateTime<Utc>> = None;
-    debug!(table = %shared.name, "live table started");
-
-    loop {
-        // Wait for the tick, a refresh request, or shutdown; sleep while idle.
-        loop {
-            if shared.shutdown.load(Ordering::Acquire) {
-                debug!(table = %shared.name, "live table stopped");
-                return;
-            }
-            if shared.is_idle() {
-                if !shared.idle.swap(true, Ordering::AcqRel) {
-                    debug!(table = %shared.name, "no viewer: refresh paused");
-                }
-                // `demand` checks the flag after setting it, so no wake-up is lost.
-                if shared.is_idle() {
-                    shared.wake.notified().await;
-                }
-                continue;
-            }
-            if shared.idle.swap(false, Ordering::AcqRel) {
-                debug!(table = %shared.name, "viewer back: refresh resumed");
-                next_tick = Instant::now();
-            }
-            if shared.refresh_requested.swap(false, Ordering::AcqRel) {
-                let earliest = last_start.map_or(Instant::now(), |t| t + config.min_interval);
-                next_tick = next_tick.min(earliest.max(Instant::now()));
-            }
-            tokio::select! {
-                _ = tokio::time::sleep_until(next_tick) => break,
-                _ = shared.wake.notified() => continue,
-            }
+        views.clock += 1;
+        let now = views.clock;
+        if let Some(slot) = views.others.get_mut(&spec) {
+            slot.last_used = now;
+            return Ok(slot.live.clone());
         }
-
-        let started = Instant::now();
-        last_start = Some(started);
-        let taken_at = shared.clock.now();
-        shared.counters.fetches.fetch_add(1, Ordering::AcqRel);
-        let result = match Window::ending_at(taken_at, shared.view.window) {
-            Ok(window) => {
-                let ctx = FetchContext::new(window)
-                    .with_filters(shared.view.filters.clone())
-                    .with_limit(shared.view.limit);
-                guarded_fetch(&shared, ctx).await.and_then(|mut fetched| {
-                    let rows = finish_rows(&shared, std::mem::take(&mut fetched.rows))?;
-                    Ok((window, rows, fetched))
-                })
-            }
-            Err(e) => Err(e),
+        let limit = |message: String| {
+            Error::new(ErrorKind::LimitExceeded, message).with_context("table", &t.name)
         };
-        let took = started.elapsed();
-        shared
-            .counters
-            .last_fetch_micros
-            .store(took.as_micros().max(1) as u64, Ordering::Release);
-        let previous = shared.snapshots.borrow().clone();
-
-        match result {
-            Ok((window, rows, fetched)) => {
-                if failures > 0 {
-                    debug!(table = %shared.name, "source recovered");
-                }
-                failures = 0;
-                stale_since = None;
-                publish(
-                    &shared,
-                    Snapshot {
-                        schema: shared.schema.clone(),
-                        rows,
-                        version: previous.version + 1,
-                        window: fetched.covered.unwrap_or(window),
-                        taken_at,
-                        fetch_duration: took,
-                        approximate: fetched.approximate,
-                        partial: fetched.partial,
-                        status: Status::Fresh,
-                    },
-                );
-                // The next tick on the schedule; ticks that passed during the fetch are
-                // skipped, never stacked.
-                next_tick += config.interval;
-                let now = Instant::now();
-                while next_tick <= now {
-                    next_tick += config.interval;
-                    shared.counters.skipped_ticks.fetch_add(1, Ordering::AcqRel);
-                }
-                if config.align_ticks {
-                    next_tick = shared.clock.next_multiple(config.interval);
-                }
-            }
-            Err(error) => {
-                shared.counters.errors.fetch_add(1, Ordering::AcqRel);
-                failures = failures.saturating_add(1);
-                let error = error
-                    .with_context("table", &shared.name)
-                    .with_context("after", format!("{took:?}"));
-                warn!(table = %shared.name, error = %error, failures, "fetch failed; serving the last good snapshot");
-                let since = *stale_since.get_or_insert(taken_at);
-                let backoff = config
-                    .retry_initial
-                    .saturating_mul(1u32 << (failures - 1).min(16))
-                    .min(config.interval);
-                next_tick = Instant::now() + backoff;
-                publish(
-                    &shared,
-                    Snapshot {
-                        version: previous.version + 1,
-                        status: Status::Stale {
-                            since,
-                            error: Arc::new(error),
-                        },
-                        ..(*previous).clone()
-                    },
-                );
+        if let Some(client) = client {
+            let owned = views
+                .others
+                .values()
+                .filter(|s| s.owner.as_deref() == Some(client))
+                .count();
+            if owned >= t.max_views_per_client
+                && !views.evict_unwatched(|s| s.owner.as_deref() == Some(client))
+            {
+                return Err(limit(format!(
+                    "you hold {owned} live views of this table, the most one client may \
+                     start; close a stream you no longer watch, or use an existing window \
+                     and filter (the default view is always available)"
+                )));
             }
         }
+        if views.others.len() >= t.max_views && !views.evict_unwatched(|_| true) {
+            return Err(limit(format!(
+                "table has {} live views, all watched, the most allowed; use an existing \
+                 window and filter (the default view is always available), or try again \
+                 when a viewer leaves",
+                t.max_views
+            )));
+        }
+        let live = self.start(spec.clone())?;
+        views.others.insert(
+            spec,
+            Slot {
+                live: live.clone(),
+                owner: client.map(Arc::from),
+                last_used: now,
+            },
+        );
+        Ok(live)
+    }
+
+    fn start(&self, spec: ViewSpec) -> Result<LiveTable> {
+        let t = &self.inner;
+        LiveTable::builder_shared(&t.name, t.query.clone())
+            .config(t.config.clone())
+            .view(spec)
+            .start()
+            .map_err(|e| e.with_context("table", &t.name))
+    }
+
+    /// The default view (default window, no filter).
+    pub fn default_view(&self) -> Result<LiveTable> {
+        self.view(&ViewParams::default())
+    }
+
+    /// How many views are live besides the pinned default view.
+    pub fn view_count(&self) -> usize {
+        self.inner.views.lock().map(|v| v.others.len()).unwrap_or(0)
+    }
+}
+
+impl Views {
+    /// Drops the least recently used view that nobody subscribes to among those
+    /// `eligible`; whether one was dropped.
+    fn evict_unwatched(&mut self, eligible: impl Fn(&Slot) -> bool) -> bool {
+        let victim = self
+            .others
+            .iter()
+            .filter(|(_, s)| eligible(s) && s.live.stats().subscribers == 0)
+            .min_by_key(|(_, s)| s.last_used)
+            .map(|(spec, _)| spec.clone());
+        match victim {
+            Some(spec) => {
+                self.others.remove(&spec);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{FetchContext, Fetched};
+    use crate::schema::Column;
+    use crate::value::DataType;
+
+    struct Empty(Schema);
+
+    impl TableQuery for Empty {
+        fn schema(&self) -> &Schema {
+            &self.0
+        }
+        async fn fetch(&self, _: &FetchContext) -> Result<Fetched> {
+            Ok(Fetched::default())
+        }
+    }
+
+    fn table() -> Table {
+        let schema = Schema::new(vec![
+            Column::dimension("protocol", DataType::Text),
+            Column::metric("n", DataType::Int),
+        ])
+        .unwrap();
+        Table::builder("packets", Empty(schema))
+            .allowed_windows([Duration::from_secs(300)])
+            .build()
+            .unwrap()
+    }
+
+    fn filter(i: usize) -> ViewParams {
+        ViewParams::default().with_filter(Filter::eq("protocol", format!("z{i}")))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_default_view_exists_from_the_start_and_is_always_served() {
+        let t = table();
+        let pinned = t.inner.views.lock().unwrap().default.clone();
+        let pinned = pinned.expect("the default view is started with the table");
+        // Sixteen watched views, from sixteen clients, fill every slot.
+        let mut held = Vec::new();
+        for i in 0..16 {
+            let live = t.view_for(&filter(i), &format!("10.0.0.{i}")).unwrap();
+            held.push(live.subscribe());
+        }
+        let err = t.view_for(&filter(99), "10.0.1.1").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded);
+        assert!(
+            err.message().contains("default view is always available"),
+            "{err}"
+        );
+        // The default view is still served, to anyone, and is the pinned one.
+        for who in ["10.0.0.1", "10.0.1.1"] {
+            let d = t.view_for(&ViewParams::default(), who).unwrap();
+            assert_eq!(d.instance_id(), pinned.instance_id());
+        }
+        let explicit = ViewParams::default().with_window(Duration::from_secs(3600));
+        assert_eq!(
+            t.view(&explicit).unwrap().instance_id(),
+            pinned.instance_id()
+        );
+        assert_eq!(t.view_count(), 16);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_client_flooding_filters_never_denies_another() {
+        let t = table();
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for i in 0..16 {
+            match t.view_for(&filter(i), "203.0.113.7") {
+                Ok(live) => held.push(live.subscribe()),
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+                    assert!(e.message().contains("one client"), "{e}");
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(held.len(), 4, "the flooding client holds its share only");
+        assert_eq!(refused, 12);
+        // Another client still gets new views, and the default one.
+        let other = t
+            .view_for(
+                &ViewParams::default().with_window(Duration::from_secs(300)),
+                "198.51.100.2",
+            )
+            .unwrap();
+        let _w = other.subscribe();
+        t.view_for(&filter(1000), "198.51.100.2").unwrap();
+        t.view_for(&ViewParams::default(), "198.51.100.2").unwrap();
+        // Joining a view the flooder started is free for anyone.
+        t.view_for(&filter(0), "198.51.100.3").unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unwatched_views_go_first_without_waiting_for_idle() {
+        let t = table();
+        // Plain GETs (no subscription) from many clients fill the slots ...
+        for i in 0..16 {
+            t.view_for(&filter(i), &format!("10.0.0.{i}")).unwrap();
+        }
+        // ... and one watched view replaces one of them at once, least recent first.
+        t.view_for(&filter(0), "10.0.0.0").unwrap(); // z0 used again
+        let watched = t.view_for(&filter(100), "10.0.9.9").unwrap();
+        let _sub = watched.subscribe();
+        let specs = |t: &Table| {
+            let views = t.inner.views.lock().unwrap();
+            let mut v: Vec<String> = views
+                .others
+                .keys()
+                .map(|s| format!("{:?}", s.filters))
+                .collect();
+            v.sort();
+            v
+        };
+        let now = specs(&t);
+        assert_eq!(now.len(), 16);
+        assert!(now.iter().any(|s| s.contains("\"z0\"")), "z0 was used last");
+        assert!(
+            !now.iter().any(|s| s.contains("\"z1\"")),
+            "z1 was the least recent"
+        );
+        assert!(now.iter().any(|s| s.contains("\"z100\"")));
+        // A client at its share makes room among its own unwatched views.
+        for i in 200..210 {
+            t.view_for(&filter(i), "192.0.2.1").unwrap();
+        }
+        let own = t
+            .inner
+            .views
+            .lock()
+            .unwrap()
+            .others
+            .values()
+            .filter(|s| s.owner.as_deref() == Some("192.0.2.1"))
+            .count();
+        assert_eq!(own, 4);
+        // The watched view survived every eviction.
+        assert!(specs(&t).iter().any(|s| s.contains("\"z100\"")));
+    }
+
+    #[test]
+    fn a_table_built_outside_a_runtime_starts_its_default_view_on_first_use() {
+        let t = table();
+        assert!(t.inner.views.lock().unwrap().default.is_none());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            t.default_view().unwrap();
+        });
+        assert!(t.inner.views.lock().unwrap().default.is_some());
     }
 }

@@ -163,7 +163,7 @@ async fn errors_keep_the_last_snapshot_stale_and_recovery_clears_it() {
     assert_eq!(error.kind(), ErrorKind::Unavailable);
     assert_eq!(error.context_value("table"), Some("probe"));
     assert_eq!(stale.rows, good.rows, "the last good rows are still served");
-    assert!(*since >= good.taken_at);
+    assert!(*since >= good.fetch.taken_at);
 
     // Backoff: retries after 0.5, 1, 2, 4, 6 (capped), 6 s.
     let at_failure = probe.fetches();
@@ -476,7 +476,7 @@ async fn invalid_view_parameters_say_what_is_allowed() {
     assert!(e.message().contains("filtered twice"), "{e}");
 
     assert!(
-        crate::parse_window("soon")
+        crate::ViewParams::parse_window("soon")
             .unwrap_err()
             .message()
             .contains("15m, 1h or 90s")

@@ -65,7 +65,7 @@ struct MetricPlan {
 
 /// How to aggregate events for one [`Aggregate`].
 #[derive(Clone, Debug)]
-pub(crate) struct Plan {
+pub(crate) struct AccumulatorPlan {
     metrics: Vec<MetricPlan>,
     /// The metrics with a slot of their own (all but `count`): what an event updates
     /// besides the event count.
@@ -80,7 +80,7 @@ pub(crate) struct Plan {
     input_types: Vec<DataType>,
 }
 
-impl Plan {
+impl AccumulatorPlan {
     pub(super) fn new(spec: &Aggregate) -> Self {
         let types: Vec<DataType> = spec.event_columns().map(|(_, t)| t).collect();
         let mut init = vec![Slot::Count(0)];
@@ -123,7 +123,7 @@ impl Plan {
                     .map(|i| (i, o.direction == crate::Direction::Desc))
             })
             .collect();
-        Plan {
+        AccumulatorPlan {
             updates: metrics.iter().filter(|m| m.slot != 0).copied().collect(),
             metrics,
             names: spec.metrics().iter().map(|m| m.name.clone()).collect(),
@@ -438,7 +438,7 @@ impl Plan {
         Ok(())
     }
 
-    /// The value of metric `i` for a group (call [`Plan::check`] first: an overflowing
+    /// The value of metric `i` for a group (call [`AccumulatorPlan::check`] first: an overflowing
     /// integer sum shows as `Null` here).
     pub(super) fn metric(&self, i: usize, slots: &[Slot]) -> Value {
         let m = &self.metrics[i];
@@ -519,7 +519,7 @@ impl Plan {
     }
 }
 
-/// See [`Plan::leading_score`]. Scores order as the output values do: `Null` (a sum of
+/// See [`AccumulatorPlan::leading_score`]. Scores order as the output values do: `Null` (a sum of
 /// no value) below every number.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct LeadingScore {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::accumulator::{LeadingScore, Plan, Slot};
+use super::accumulator::{AccumulatorPlan, LeadingScore, Slot};
 use super::groups::{Groups, Key};
 
 /// Rows per chunk of [`ChunkBounds`]. Small, so that few chunks hold a top row: with
@@ -96,7 +96,7 @@ pub(super) struct MergedWindow {
 }
 
 impl MergedWindow {
-    pub(super) fn new(length: i64, plan: &Plan) -> Self {
+    pub(super) fn new(length: i64, plan: &AccumulatorPlan) -> Self {
         MergedWindow {
             length,
             folded: BTreeMap::new(),
@@ -116,7 +116,7 @@ impl MergedWindow {
 
     /// Makes the view the sum of exactly `closed` (bucket index, version), sorted by
     /// index.
-    pub(super) fn update(&mut self, plan: &Plan, closed: &[(i64, Arc<Groups>)]) {
+    pub(super) fn update(&mut self, plan: &AccumulatorPlan, closed: &[(i64, Arc<Groups>)]) {
         let unchanged = closed
             .iter()
             .filter(|(i, b)| self.folded.get(i).is_some_and(|f| Arc::ptr_eq(f, b)))
@@ -164,7 +164,7 @@ impl MergedWindow {
     /// Takes out the buckets before `first_kept` (evicted from the source), so a view
     /// not fetched for a while does not hold on to evicted data. Returns whether any
     /// was taken out.
-    pub(super) fn evict_before(&mut self, plan: &Plan, first_kept: i64) -> bool {
+    pub(super) fn evict_before(&mut self, plan: &AccumulatorPlan, first_kept: i64) -> bool {
         if self
             .folded
             .first_key_value()
@@ -183,7 +183,7 @@ impl MergedWindow {
 
     /// Subtracts bucket versions (no longer folded); returns the groups whose min/max
     /// must be recomputed.
-    fn subtract(&mut self, plan: &Plan, stale: &[Arc<Groups>]) -> Vec<(u64, Key)> {
+    fn subtract(&mut self, plan: &AccumulatorPlan, stale: &[Arc<Groups>]) -> Vec<(u64, Key)> {
         let mut dirty = Vec::new();
         for bucket in stale {
             for row in 0..bucket.len() {
@@ -194,7 +194,7 @@ impl MergedWindow {
                 if plan.subtract(self.merged.slots_mut(r), bucket.slots(row)) {
                     dirty.push((hash, key.clone()));
                 }
-                if Plan::events(self.merged.slots(r)) == 0 {
+                if AccumulatorPlan::events(self.merged.slots(r)) == 0 {
                     // The last row moves into `r`.
                     self.merged.remove(r);
                     if r < self.merged.len() {
@@ -209,7 +209,7 @@ impl MergedWindow {
     }
 
     /// A min/max that left with a bucket: recompute it from the folded buckets.
-    fn recompute_extremes(&mut self, plan: &Plan, dirty: Vec<(u64, Key)>) {
+    fn recompute_extremes(&mut self, plan: &AccumulatorPlan, dirty: Vec<(u64, Key)>) {
         for (hash, key) in dirty {
             let Some(r) = self.merged.find(hash, &key) else {
                 continue;

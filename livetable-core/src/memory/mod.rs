@@ -197,22 +197,22 @@ pub struct MemoryStats {
 /// the last one: events arrive mostly in time order, so most share it and skip the
 /// calendar arithmetic.
 #[derive(Clone, Copy, Debug)]
-struct Clock {
+struct DayCache {
     date: NaiveDate,
     /// Unix seconds at the start of `date`.
     midnight: i64,
 }
 
-impl Default for Clock {
+impl Default for DayCache {
     fn default() -> Self {
-        Clock {
+        DayCache {
             date: DateTime::UNIX_EPOCH.date_naive(),
             midnight: 0,
         }
     }
 }
 
-impl Clock {
+impl DayCache {
     /// `t` in nanoseconds since the epoch; `None` outside the years 1677-2262.
     #[inline]
     fn nanos(&mut self, t: &DateTime<Utc>) -> Option<i64> {
@@ -270,7 +270,7 @@ impl MemorySource {
     /// Pushes one event (see [the event layout](MemorySource#events)).
     pub fn push(&self, event: &[Value]) -> Result<()> {
         let inner = &*self.inner;
-        let time = inner.validate(event, None, &mut Clock::default())?;
+        let time = inner.validate(event, None, &mut DayCache::default())?;
         inner.ingest(&mut lock(&inner.store.state), &[event], &[time]);
         Ok(())
     }
@@ -286,7 +286,7 @@ impl MemorySource {
         let inner = &*self.inner;
         let events: Vec<E> = events.into_iter().collect();
         let mut times = Vec::with_capacity(events.len());
-        let mut clock = Clock::default();
+        let mut clock = DayCache::default();
         for (i, e) in events.iter().enumerate() {
             times.push(inner.validate(e.as_ref(), Some(i), &mut clock)?);
         }
@@ -321,7 +321,7 @@ impl MemorySource {
     /// The table for `ctx`, computed on the calling thread: merging the buckets of a
     /// large table is CPU work, so async code should go through
     /// [`TableQuery::fetch`], which runs this on tokio's blocking pool.
-    pub fn fetch_now(&self, ctx: &FetchContext) -> Result<Fetched> {
+    pub fn fetch_blocking(&self, ctx: &FetchContext) -> Result<Fetched> {
         self.inner.store.serve(ctx, None)
     }
 }
@@ -335,7 +335,7 @@ impl Inner {
         &self,
         event: &[Value],
         index: Option<usize>,
-        clock: &mut Clock,
+        clock: &mut DayCache,
     ) -> Result<Option<i64>> {
         if event.len() != self.columns.len() {
             return Err(self.explain(event, index));
@@ -611,7 +611,7 @@ impl TableQuery for MemorySource {
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
         let source = self.clone();
         let ctx = ctx.clone();
-        crate::blocking::run(move || source.fetch_now(&ctx)).await
+        crate::blocking::run(move || source.fetch_blocking(&ctx)).await
     }
 }
 

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::accumulator::{LeadingScore, Plan, Slot};
+use super::accumulator::{AccumulatorPlan, LeadingScore, Slot};
 use super::groups::Groups;
 use super::merged::{CHUNK, ChunkBounds};
 use crate::aggregate::Aggregate;
@@ -17,7 +17,7 @@ use crate::value::Value;
 /// `limit` by quickselect when full; the worst kept row is then a threshold that most
 /// groups fail without being materialised. O(groups + limit · log limit).
 struct TopN<'a> {
-    plan: &'a Plan,
+    plan: &'a AccumulatorPlan,
     spec: &'a Aggregate,
     filters: &'a [(usize, Filter)],
     limit: Option<usize>,
@@ -74,7 +74,7 @@ impl TopN<'_> {
 /// (output position, filter), in table order, at most `limit` rows (the spec's limit
 /// is applied too).
 pub(super) fn rows(
-    plan: &Plan,
+    plan: &AccumulatorPlan,
     spec: &Aggregate,
     merged: &Groups,
     mut bounds: Option<&mut ChunkBounds>,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use super::accumulator::{Plan, Slot, same_partials};
+use super::accumulator::{AccumulatorPlan, Slot, same_partials};
 use super::groups::{Groups, Interner};
 use super::merged::MergedWindow;
 use super::select;
@@ -41,7 +41,7 @@ fn ceil_div(a: i64, b: i64) -> i64 {
 #[derive(Debug)]
 pub(crate) struct BucketStore {
     pub(super) spec: Aggregate,
-    pub(super) plan: Plan,
+    pub(super) plan: AccumulatorPlan,
     /// Bucket width and retention, in nanoseconds.
     pub(super) width: i64,
     pub(super) retention: i64,
@@ -119,7 +119,7 @@ impl State {
 impl BucketStore {
     pub(crate) fn new(spec: Aggregate, width: i64, retention: i64) -> Self {
         BucketStore {
-            plan: Plan::new(&spec),
+            plan: AccumulatorPlan::new(&spec),
             spec,
             width,
             retention,
@@ -141,7 +141,7 @@ impl BucketStore {
         &self.spec
     }
 
-    pub(crate) fn plan(&self) -> &Plan {
+    pub(crate) fn plan(&self) -> &AccumulatorPlan {
         &self.plan
     }
 
@@ -372,7 +372,7 @@ impl BucketStore {
 /// (bucket, group) entries that differ between two versions of the buckets before
 /// `before`.
 fn count_differences(
-    plan: &Plan,
+    plan: &AccumulatorPlan,
     old: &BTreeMap<i64, Arc<Groups>>,
     new: &BTreeMap<i64, Groups>,
     before: i64,

@@ -1,5 +1,4 @@
 //! Unit tests of the in-memory source.
-#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
@@ -53,7 +52,7 @@ fn ev(secs: i64, host: &str, size: i64) -> Vec<Value> {
 }
 
 fn fetch(s: &MemorySource, from: i64, to: i64) -> Fetched {
-    s.fetch_now(&FetchContext::new(Window::new(t(from), t(to)).unwrap()))
+    s.fetch_blocking(&FetchContext::new(Window::new(t(from), t(to)).unwrap()))
         .unwrap()
 }
 
@@ -246,7 +245,7 @@ fn fetch_covers_whole_buckets() {
     let s = source();
     let early = DateTime::from_timestamp(-15, 0).unwrap();
     let f = s
-        .fetch_now(&FetchContext::new(
+        .fetch_blocking(&FetchContext::new(
             Window::new(early, early + TimeDelta::seconds(1)).unwrap(),
         ))
         .unwrap();
@@ -326,12 +325,12 @@ fn viewer_filters_and_limits_apply_after_order() {
     }
     let window = Window::new(t(0), t(10)).unwrap();
     let f = s
-        .fetch_now(&FetchContext::new(window).with_limit(Some(2)))
+        .fetch_blocking(&FetchContext::new(window).with_limit(Some(2)))
         .unwrap();
     let hosts: Vec<_> = f.rows.iter().map(|r| r[0].clone()).collect();
     assert_eq!(hosts, [Value::from("c"), Value::from("b")]);
     let f = s
-        .fetch_now(
+        .fetch_blocking(
             &FetchContext::new(window)
                 .with_filters(vec![Filter::is_in("host", ["a", "b"])])
                 .with_limit(Some(1)),
@@ -340,7 +339,7 @@ fn viewer_filters_and_limits_apply_after_order() {
     assert_eq!(f.rows.len(), 1);
     assert_eq!(f.rows[0][0], Value::from("b"));
     let e = s
-        .fetch_now(&FetchContext::new(window).with_filters(vec![Filter::eq("nope", 1)]))
+        .fetch_blocking(&FetchContext::new(window).with_filters(vec![Filter::eq("nope", 1)]))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidParameter);
 }
@@ -380,7 +379,7 @@ fn integer_sum_overflow_is_an_error_not_a_wrong_number() {
     let s = source();
     s.push_batch([ev(0, "a", i64::MAX), ev(1, "a", 1)]).unwrap();
     let e = s
-        .fetch_now(&FetchContext::new(Window::new(t(0), t(10)).unwrap()))
+        .fetch_blocking(&FetchContext::new(Window::new(t(0), t(10)).unwrap()))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::LimitExceeded);
     assert_eq!(e.context_value("column"), Some("bytes"));
@@ -487,11 +486,11 @@ fn clock_converts_times_as_chrono_does() {
     times.extend((0..2000).map(|i| t(i * 3_607 - 3_600_000) + TimeDelta::nanoseconds(i * 7_919)));
     // Each converted after the previous one (so the remembered date varies) and
     // alone.
-    let mut clock = Clock::default();
+    let mut clock = DayCache::default();
     for time in &times {
         assert_eq!(clock.nanos(time), time.timestamp_nanos_opt(), "{time:?}");
         assert_eq!(
-            Clock::default().nanos(time),
+            DayCache::default().nanos(time),
             time.timestamp_nanos_opt(),
             "{time:?}"
         );
@@ -548,9 +547,9 @@ fn top_n_with_chunk_bounds_matches_a_full_sort_while_sliding() {
         for end in (600..=1_200).step_by(60) {
             let window = Window::new(t(end - 600), t(end)).unwrap();
             let top = s
-                .fetch_now(&FetchContext::new(window).with_limit(Some(25)))
+                .fetch_blocking(&FetchContext::new(window).with_limit(Some(25)))
                 .unwrap();
-            let mut all = s.fetch_now(&FetchContext::new(window)).unwrap().rows;
+            let mut all = s.fetch_blocking(&FetchContext::new(window)).unwrap().rows;
             all.sort_by(|a, b| spec.compare_rows(a, b));
             all.truncate(25);
             assert_eq!(top.rows, all, "{metric} {direction:?} ending at {end}");

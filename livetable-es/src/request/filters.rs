@@ -155,7 +155,6 @@ pub(crate) fn query<'a>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -67,7 +67,6 @@ pub(crate) fn column_value(json: &Json, t: DataType, column: &str) -> Result<Val
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -23,11 +23,6 @@ pub fn database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into())
 }
 
-/// Whether a missing service must fail the test.
-pub fn services_required() -> bool {
-    std::env::var("LIVETABLE_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
 /// A schema of its own in the test database.
 pub struct TestDb {
     pub pg: PgBackend,
@@ -47,11 +42,10 @@ impl TestDb {
             .build()
             .expect("a valid DATABASE_URL");
         if let Err(e) = sqlx::query("SELECT 1").execute(pg.pool()).await {
-            assert!(
-                !services_required(),
-                "PostgreSQL at {url} is required (LIVETABLE_REQUIRE_SERVICES=1) but unreachable: {e}"
+            livetable_testkit::services::missing(
+                "PostgreSQL",
+                format_args!("{url} is unreachable ({e}); set DATABASE_URL ({name})"),
             );
-            eprintln!("SKIPPED {name}: PostgreSQL at {url} is unreachable ({e}); set DATABASE_URL");
             return None;
         }
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
