@@ -74,6 +74,7 @@ mod error;
 #[cfg(feature = "mysql")]
 mod mysql;
 mod raw;
+mod shared;
 mod statement;
 
 pub use aggregate::PgAggregate;
