@@ -1,7 +1,7 @@
 //! Logic that PostgreSQL and MySQL share, generic over the sqlx driver: each backend
 //! passes the few parts that differ (its error mapping, its cell decoder).
 
-use livetable_core::{BucketRow, DataType, Error, Result, Row, Schema, Value};
+use livetable_core::{BucketRow, Column, DataType, Error, Result, Row, Schema, Value};
 use sqlx::{Column as _, ColumnIndex, Database};
 
 use crate::statement::BucketStatement;
@@ -82,4 +82,64 @@ where
         out.push(statement.row(cells).map_err(&with_table)?);
     }
     Ok(out)
+}
+
+/// A raw statement's schema from [`build`](crate::PgRawBuilder::build): the declared
+/// one, or the error saying how to get one.
+pub(crate) fn declared_schema(schema: Option<Schema>) -> Result<Schema> {
+    schema.ok_or_else(|| {
+        Error::invalid_spec(
+            "a raw statement needs a schema; declare one with .schema(..) or use .infer()",
+        )
+    })
+}
+
+/// A raw statement's schema from its `described` result columns (name and driver
+/// type): the `declared` one when given (checked to have as many columns), else one
+/// inferred with the backend's `infer_type`, with `dimensions` as the row key (or,
+/// without them, the non-numeric columns). `unsupported` names a column whose type
+/// cannot be read.
+pub(crate) fn raw_schema<T>(
+    described: &[(String, T)],
+    declared: Option<Schema>,
+    dimensions: Option<&[String]>,
+    infer_type: fn(&T) -> Option<DataType>,
+    unsupported: fn(&str, &T) -> Error,
+) -> Result<Schema> {
+    if let Some(schema) = declared {
+        if schema.len() != described.len() {
+            return Err(Error::invalid_spec(format!(
+                "the statement returns {} columns but the declared schema has {}",
+                described.len(),
+                schema.len()
+            )));
+        }
+        return Ok(schema);
+    }
+    if let Some(dims) = dimensions {
+        for d in dims {
+            if !described.iter().any(|(n, _)| n == d) {
+                let names: Vec<String> = described.iter().map(|(n, _)| format!("`{n}`")).collect();
+                return Err(Error::invalid_spec(format!(
+                    "dimension `{d}` is not a result column; the statement returns {}",
+                    names.join(", ")
+                ))
+                .with_context("column", d));
+            }
+        }
+    }
+    let mut columns = Vec::with_capacity(described.len());
+    for (name, type_info) in described {
+        let t = infer_type(type_info).ok_or_else(|| unsupported(name, type_info))?;
+        let is_dimension = match dimensions {
+            Some(dims) => dims.contains(name),
+            None => !t.is_numeric(),
+        };
+        columns.push(if is_dimension {
+            Column::dimension(name, t)
+        } else {
+            Column::metric(name, t)
+        });
+    }
+    Schema::new(columns)
 }
