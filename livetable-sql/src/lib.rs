@@ -73,6 +73,7 @@ mod encode;
 mod error;
 #[cfg(feature = "mysql")]
 mod mysql;
+mod pool;
 mod raw;
 mod shared;
 mod statement;
