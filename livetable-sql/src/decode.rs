@@ -6,7 +6,7 @@
 //! is an error naming the column and its type, never a panic.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use livetable_core::{DataType, Error, ErrorKind, Result, Row, Schema, Value};
+use livetable_core::{DataType, Error, Result, Row, Schema, Value};
 use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef};
 use sqlx::{Decode, Postgres, TypeInfo as _, ValueRef as _};
 
@@ -68,13 +68,7 @@ pub(crate) fn decode_value(
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let fail = |why: String| {
-        Error::new(
-            ErrorKind::Unexpected,
-            format!("column `{column}` ({}): {why}", type_info.name()),
-        )
-        .with_context("column", column)
-    };
+    let fail = |why: String| crate::shared::cell_error(column, type_info.name(), why);
     if raw.format() != PgValueFormat::Binary {
         // Prepared statements return binary cells; text only comes from the simple
         // query protocol, which this crate does not use.

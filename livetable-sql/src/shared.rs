@@ -1,7 +1,7 @@
 //! Logic that PostgreSQL and MySQL share, generic over the sqlx driver: each backend
 //! passes the few parts that differ (its error mapping, its cell decoder).
 
-use livetable_core::{BucketRow, Column, DataType, Error, Result, Row, Schema, Value};
+use livetable_core::{BucketRow, Column, DataType, Error, ErrorKind, Result, Row, Schema, Value};
 use sqlx::{Column as _, ColumnIndex, Database};
 
 use crate::statement::BucketStatement;
@@ -143,3 +143,34 @@ pub(crate) fn raw_schema<T>(
     }
     Schema::new(columns)
 }
+
+/// The error for a cell of `column` (of the database's type `type_name`) that cannot
+/// be read as its schema type, saying `why`.
+pub(crate) fn cell_error(column: &str, type_name: &str, why: String) -> Error {
+    Error::new(
+        ErrorKind::Unexpected,
+        format!("column `{column}` ({type_name}): {why}"),
+    )
+    .with_context("column", column)
+}
+
+/// The setters both raw-statement builders share: [`schema`](crate::PgRawBuilder::schema)
+/// and [`dimensions`](crate::PgRawBuilder::dimensions). The builder needs the fields
+/// `schema: Option<Schema>` and `dimensions: Option<Vec<String>>`.
+macro_rules! raw_setters {
+    () => {
+        /// Declares the schema: one column per result column, in order.
+        pub fn schema(mut self, schema: livetable_core::Schema) -> Self {
+            self.schema = Some(schema);
+            self
+        }
+
+        /// For [`infer`](Self::infer): the result columns that form the row key. Without
+        /// it, non-numeric columns are dimensions and numeric ones metrics.
+        pub fn dimensions<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+            self.dimensions = Some(names.into_iter().map(Into::into).collect());
+            self
+        }
+    };
+}
+pub(crate) use raw_setters;

@@ -13,7 +13,7 @@
 use std::net::IpAddr;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use livetable_core::{DataType, Error, ErrorKind, Result, Row, Schema, Value};
+use livetable_core::{DataType, Error, Result, Row, Schema, Value};
 use sqlx::mysql::{MySqlRow, MySqlTypeInfo, MySqlValueRef};
 use sqlx::{Decode, MySql, TypeInfo as _, ValueRef as _};
 
@@ -91,13 +91,7 @@ pub(crate) fn decode_value(
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let fail = |why: String| {
-        Error::new(
-            ErrorKind::Unexpected,
-            format!("column `{column}` ({}): {why}", type_info.name()),
-        )
-        .with_context("column", column)
-    };
+    let fail = |why: String| crate::shared::cell_error(column, type_info.name(), why);
     let de = |e: sqlx::error::BoxDynError| fail(e.to_string());
     let natural = match class(type_info) {
         Class::Bool | Class::Signed => {

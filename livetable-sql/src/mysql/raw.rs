@@ -43,18 +43,7 @@ impl MySqlRawBuilder {
         }
     }
 
-    /// Declares the schema: one column per result column, in order.
-    pub fn schema(mut self, schema: Schema) -> Self {
-        self.schema = Some(schema);
-        self
-    }
-
-    /// For [`infer`](Self::infer): the result columns that form the row key. Without
-    /// it, non-numeric columns are dimensions and numeric ones metrics.
-    pub fn dimensions<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
-        self.dimensions = Some(names.into_iter().map(Into::into).collect());
-        self
-    }
+    crate::shared::raw_setters!();
 
     /// Builds with the declared schema, without contacting the database. Cells are
     /// converted to the declared types on each fetch.
