@@ -151,6 +151,9 @@ impl TableQuery for MySqlAggregate {
         self.spec.schema()
     }
 
+    // `fetch` and `fetch_buckets` look like PostgreSQL's but run on other driver types
+    // (pool, arguments, and a statement chosen per server flavour on first use); the
+    // row decoding they share lives in `crate::shared`.
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
         let rendered = self.statement().await?.render(ctx)?;
         let args = arguments(&rendered.params)?;

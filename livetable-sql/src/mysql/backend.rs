@@ -14,6 +14,9 @@ use super::raw::MySqlRawBuilder;
 use crate::config::redact_url;
 use crate::pool;
 
+// The fields match `PgConfig`'s but stay in their own public struct: both are public
+// API read field by field, `PgConfig` also has `application_name`, and each documents
+// its server's meaning of `statement_timeout`. The checks are shared (`crate::pool`).
 /// Connection settings for [`MySqlBackend`], e.g. from a config file.
 ///
 /// Every field has a default, so a file only names what it changes. `Debug` hides the

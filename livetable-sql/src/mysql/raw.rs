@@ -167,6 +167,8 @@ impl TableQuery for MySqlRawQuery {
         &self.schema
     }
 
+    // Looks like `PgRawQuery::fetch` but binds the window as UTC `DATETIME`s
+    // (`NaiveDateTime`) to `?`s, where PostgreSQL binds `timestamptz` to `$1`/`$2`.
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
         let mut args = MySqlArguments::default();
         let bound = args
