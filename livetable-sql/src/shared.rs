@@ -9,6 +9,18 @@ use crate::statement::BucketStatement;
 /// A result cell of database `DB`, borrowed from its row.
 pub(crate) type ValueRef<'r, DB> = <DB as Database>::ValueRef<'r>;
 
+/// A backend's cell decoder: a cell, its column's driver type, the column's name and
+/// the schema type to read it as.
+pub(crate) trait DecodeCell<DB: Database>:
+    for<'r> Fn(ValueRef<'r, DB>, &DB::TypeInfo, &str, DataType) -> Result<Value>
+{
+}
+
+impl<DB: Database, F> DecodeCell<DB> for F where
+    F: for<'r> Fn(ValueRef<'r, DB>, &DB::TypeInfo, &str, DataType) -> Result<Value>
+{
+}
+
 /// Decodes one result row into the schema's columns, in order, with the backend's
 /// `decode` for each cell and `map` for driver errors.
 pub(crate) fn decode_row<R, D>(
@@ -20,12 +32,7 @@ pub(crate) fn decode_row<R, D>(
 where
     R: sqlx::Row,
     usize: ColumnIndex<R>,
-    D: for<'r> Fn(
-        ValueRef<'r, R::Database>,
-        &<R::Database as Database>::TypeInfo,
-        &str,
-        DataType,
-    ) -> Result<Value>,
+    D: DecodeCell<R::Database>,
 {
     let columns = schema.columns();
     if row.len() != columns.len() {
@@ -56,12 +63,7 @@ pub(crate) fn decode_bucket_rows<R, D>(
 where
     R: sqlx::Row,
     usize: ColumnIndex<R>,
-    D: for<'r> Fn(
-        ValueRef<'r, R::Database>,
-        &<R::Database as Database>::TypeInfo,
-        &str,
-        DataType,
-    ) -> Result<Value>,
+    D: DecodeCell<R::Database>,
 {
     let targets = statement.targets();
     let mut out = Vec::with_capacity(rows.len());
