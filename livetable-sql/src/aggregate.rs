@@ -7,8 +7,8 @@ use livetable_core::{
     Aggregate, BucketQuery, BucketRequest, BucketRow, FetchContext, Fetched, Result, Schema,
     TableQuery,
 };
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPool;
-use sqlx::{AssertSqlSafe, Row as _};
 
 use crate::decode::{decode_row, decode_value};
 use crate::dialect::{Postgres, Storage};
@@ -115,24 +115,12 @@ impl BucketQuery for PgAggregate {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| with_table(crate::error::map(e)))?;
-        let targets = statement.targets();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.len() != targets.len() {
-                return Err(with_table(livetable_core::Error::invalid_spec(format!(
-                    "the bucket statement returns {} columns; expected {}",
-                    row.len(),
-                    targets.len()
-                ))));
-            }
-            let mut cells = Vec::with_capacity(targets.len());
-            for (i, (name, t)) in targets.iter().enumerate() {
-                let raw = row.try_get_raw(i).map_err(crate::error::map)?;
-                let type_info = sqlx::Column::type_info(&row.columns()[i]);
-                cells.push(decode_value(raw, type_info, name, *t).map_err(with_table)?);
-            }
-            out.push(statement.row(cells).map_err(with_table)?);
-        }
-        Ok(out)
+        crate::shared::decode_bucket_rows(
+            &rows,
+            statement,
+            with_table,
+            crate::error::map,
+            decode_value,
+        )
     }
 }

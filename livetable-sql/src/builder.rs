@@ -1,13 +1,13 @@
 //! [`PgBuilder`]: validates the settings and opens a [`PgBackend`].
 
 use std::str::FromStr;
-use std::time::Duration;
 
-use livetable_core::{Error, ErrorKind, Result};
+use livetable_core::Result;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::backend::PgBackend;
 use crate::config::{PgConfig, redact_url};
+use crate::pool;
 
 /// Builds a [`PgBackend`] from a URL (with pool settings) or from an existing pool.
 ///
@@ -59,102 +59,44 @@ impl PgBuilder {
         self
     }
 
-    /// The most connections the pool opens (default 4).
-    pub fn max_connections(mut self, n: u32) -> Self {
-        self.config.max_connections = n;
-        self.set.push("max_connections");
-        self
-    }
-
-    /// How long a fetch waits for a connection before failing as unavailable
-    /// (default 5 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.connect_timeout = timeout;
-        self.set.push("connect_timeout");
-        self
-    }
-
-    /// The server-side statement timeout (default 30 s); a statement running longer
-    /// fails with [`ErrorKind::Timeout`].
-    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
-        self.config.statement_timeout = Some(timeout);
-        self.set.push("statement_timeout");
-        self
-    }
+    crate::pool::pool_setters!();
 
     /// Validates the settings and creates the (lazily connecting) pool.
     pub fn build(self) -> Result<PgBackend> {
-        let bad = |field: &'static str, why: String| {
-            Err(Error::new(ErrorKind::InvalidSpec, why)
-                .with_context("field", field)
-                .with_context("backend", crate::error::BACKEND))
-        };
+        let backend = crate::error::BACKEND;
         if let Some(pool) = self.pool {
-            if let Some(field) = self.set.first() {
-                return bad(
-                    field,
-                    format!(
-                        "`{field}` cannot be set with an existing pool; configure it on the \
-                         pool's PgPoolOptions / PgConnectOptions instead"
-                    ),
-                );
-            }
+            pool::check_existing_pool(backend, &self.set, "PgPoolOptions / PgConnectOptions")?;
             return Ok(PgBackend::new(pool));
         }
         let c = &self.config;
-        if c.url.is_empty() {
-            return bad(
-                "url",
-                "no connection URL; set `url` (postgres://user@host/database) or give a pool"
-                    .into(),
-            );
-        }
+        pool::check_url_given(backend, &c.url, "postgres://user@host/database")?;
         let mut options = match PgConnectOptions::from_str(&c.url) {
             Ok(o) => o,
             // The message never echoes the URL, which may hold a password.
             Err(e) => {
-                return bad(
+                return Err(pool::invalid(
+                    backend,
                     "url",
                     format!(
                         "`url` {} is not a valid PostgreSQL URL: {e}",
                         redact_url(&c.url)
                     ),
-                );
+                ));
             }
         };
-        if c.max_connections == 0 {
-            return bad(
-                "max_connections",
-                "`max_connections` is 0; give at least 1".into(),
-            );
-        }
-        if c.connect_timeout.is_zero() {
-            return bad(
-                "connect_timeout",
-                "`connect_timeout` is zero; give a duration such as 5 s".into(),
-            );
-        }
-        if let Some(t) = c.statement_timeout {
-            let ms = t.as_millis();
-            if ms == 0 {
-                return bad(
-                    "statement_timeout",
-                    "`statement_timeout` is under 1 ms (0 would disable it); give a duration or leave it unset".into(),
-                );
-            }
+        let timeout_ms = pool::check_limits(
+            backend,
+            c.max_connections,
+            c.connect_timeout,
+            c.statement_timeout,
+        )?;
+        if let Some(ms) = timeout_ms {
             options = options.options([("statement_timeout", ms.to_string())]);
         }
         if !c.application_name.is_empty() {
             options = options.application_name(&c.application_name);
         }
-        // The pool spawns its maintenance task on the current runtime; without one
-        // sqlx would panic, so say what to do instead.
-        if tokio::runtime::Handle::try_current().is_err() {
-            return bad(
-                "runtime",
-                "PgBackend::builder().build() must run inside a tokio runtime".into(),
-            );
-        }
+        pool::check_runtime(backend, "PgBackend::builder().build()")?;
         let pool = PgPoolOptions::new()
             .max_connections(c.max_connections)
             .acquire_timeout(c.connect_timeout)

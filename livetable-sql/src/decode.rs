@@ -6,9 +6,9 @@
 //! is an error naming the column and its type, never a panic.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use livetable_core::{DataType, Error, ErrorKind, Result, Row, Schema, Value};
+use livetable_core::{DataType, Error, Result, Row, Schema, Value};
 use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef};
-use sqlx::{Column as _, Decode, Postgres, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::{Decode, Postgres, TypeInfo as _, ValueRef as _};
 
 // Type OIDs (pg_type.dat); stable across PostgreSQL versions.
 const BOOL: u32 = 16;
@@ -53,26 +53,7 @@ pub(crate) fn unsupported_type(column: &str, type_info: &PgTypeInfo) -> Error {
 
 /// Decodes one result row into the schema's columns, in order.
 pub(crate) fn decode_row(row: &PgRow, schema: &Schema) -> Result<Row> {
-    let columns = schema.columns();
-    if row.len() != columns.len() {
-        return Err(Error::invalid_spec(format!(
-            "the statement returns {} columns but the schema has {}",
-            row.len(),
-            columns.len()
-        )));
-    }
-    let mut values = Vec::with_capacity(columns.len());
-    for (i, column) in columns.iter().enumerate() {
-        let raw = row.try_get_raw(i).map_err(crate::error::map)?;
-        let type_info = row.columns()[i].type_info();
-        values.push(decode_value(
-            raw,
-            type_info,
-            &column.name,
-            column.data_type,
-        )?);
-    }
-    Ok(Row::new(values))
+    crate::shared::decode_row(row, schema, crate::error::map, decode_value)
 }
 
 /// Decodes one cell into a value of `target`.
@@ -87,13 +68,7 @@ pub(crate) fn decode_value(
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let fail = |why: String| {
-        Error::new(
-            ErrorKind::Unexpected,
-            format!("column `{column}` ({}): {why}", type_info.name()),
-        )
-        .with_context("column", column)
-    };
+    let fail = |why: String| crate::shared::cell_error(column, type_info.name(), why);
     if raw.format() != PgValueFormat::Binary {
         // Prepared statements return binary cells; text only comes from the simple
         // query protocol, which this crate does not use.

@@ -5,6 +5,10 @@ use livetable_core::{Error, ErrorKind};
 /// The `backend` context value of every error of this crate.
 pub(crate) const BACKEND: &str = "postgres";
 
+// Kept apart from `mysql::error::map` on purpose: the arms look alike, but database
+// errors are classified by SQLSTATE here and by server error number there, the hints
+// differ per server (sslmode against ssl-mode) and a protocol error is `Unexpected`
+// here but a retryable `Unavailable` on MySQL, where it means a cut connection.
 /// Converts a sqlx error into a livetable error with a message that says what to do.
 pub(crate) fn map(err: sqlx::Error) -> Error {
     let (kind, message, retryable) = match &err {

@@ -73,7 +73,9 @@ mod encode;
 mod error;
 #[cfg(feature = "mysql")]
 mod mysql;
+mod pool;
 mod raw;
+mod shared;
 mod statement;
 
 pub use aggregate::PgAggregate;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use livetable_core::{Column, Error, FetchContext, Fetched, Result, Schema, TableQuery};
+use livetable_core::{Error, FetchContext, Fetched, Result, Schema, TableQuery};
 use sqlx::postgres::{PgArguments, PgPool, PgTypeInfo};
 use sqlx::{
     Arguments as _, AssertSqlSafe, Column as _, Executor as _, SqlSafeStr as _, Statement as _,
@@ -43,27 +43,12 @@ impl PgRawBuilder {
         }
     }
 
-    /// Declares the schema: one column per result column, in order.
-    pub fn schema(mut self, schema: Schema) -> Self {
-        self.schema = Some(schema);
-        self
-    }
-
-    /// For [`infer`](Self::infer): the result columns that form the row key. Without
-    /// it, non-numeric columns are dimensions and numeric ones metrics.
-    pub fn dimensions<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
-        self.dimensions = Some(names.into_iter().map(Into::into).collect());
-        self
-    }
+    crate::shared::raw_setters!();
 
     /// Builds with the declared schema, without contacting the database. Cells are
     /// converted to the declared types on each fetch.
     pub fn build(self) -> Result<PgRawQuery> {
-        let schema = self.schema.ok_or_else(|| {
-            Error::invalid_spec(
-                "a raw statement needs a schema; declare one with .schema(..) or use .infer()",
-            )
-        })?;
+        let schema = crate::shared::declared_schema(self.schema)?;
         Ok(PgRawQuery::new(self.pool, self.sql, schema))
     }
 
@@ -86,43 +71,13 @@ impl PgRawBuilder {
             .iter()
             .map(|c| (c.name().to_owned(), c.type_info().clone()))
             .collect();
-        if let Some(schema) = self.schema {
-            if schema.len() != described.len() {
-                return Err(Error::invalid_spec(format!(
-                    "the statement returns {} columns but the declared schema has {}",
-                    described.len(),
-                    schema.len()
-                )));
-            }
-            return Ok(PgRawQuery::new(self.pool, self.sql, schema));
-        }
-        if let Some(dims) = &self.dimensions {
-            for d in dims {
-                if !described.iter().any(|(n, _)| n == d) {
-                    let names: Vec<String> =
-                        described.iter().map(|(n, _)| format!("`{n}`")).collect();
-                    return Err(Error::invalid_spec(format!(
-                        "dimension `{d}` is not a result column; the statement returns {}",
-                        names.join(", ")
-                    ))
-                    .with_context("column", d));
-                }
-            }
-        }
-        let mut columns = Vec::with_capacity(described.len());
-        for (name, type_info) in &described {
-            let t = infer_type(type_info).ok_or_else(|| unsupported_type(name, type_info))?;
-            let is_dimension = match &self.dimensions {
-                Some(dims) => dims.contains(name),
-                None => !t.is_numeric(),
-            };
-            columns.push(if is_dimension {
-                Column::dimension(name, t)
-            } else {
-                Column::metric(name, t)
-            });
-        }
-        let schema = Schema::new(columns)?;
+        let schema = crate::shared::raw_schema(
+            &described,
+            self.schema,
+            self.dimensions.as_deref(),
+            infer_type,
+            unsupported_type,
+        )?;
         Ok(PgRawQuery::new(self.pool, self.sql, schema))
     }
 }

@@ -151,6 +151,9 @@ impl TableQuery for MySqlAggregate {
         self.spec.schema()
     }
 
+    // `fetch` and `fetch_buckets` look like PostgreSQL's but run on other driver types
+    // (pool, arguments, and a statement chosen per server flavour on first use); the
+    // row decoding they share lives in `crate::shared`.
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
         let rendered = self.statement().await?.render(ctx)?;
         let args = arguments(&rendered.params)?;
@@ -186,24 +189,12 @@ impl BucketQuery for MySqlAggregate {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| with_table(super::error::map(e)))?;
-        let targets = statement.targets();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.len() != targets.len() {
-                return Err(with_table(Error::invalid_spec(format!(
-                    "the bucket statement returns {} columns; expected {}",
-                    row.len(),
-                    targets.len()
-                ))));
-            }
-            let mut cells = Vec::with_capacity(targets.len());
-            for (i, (name, t)) in targets.iter().enumerate() {
-                let raw = row.try_get_raw(i).map_err(super::error::map)?;
-                let type_info = sqlx::Column::type_info(&row.columns()[i]);
-                cells.push(decode_value(raw, type_info, name, *t).map_err(with_table)?);
-            }
-            out.push(statement.row(cells).map_err(with_table)?);
-        }
-        Ok(out)
+        crate::shared::decode_bucket_rows(
+            &rows,
+            statement,
+            with_table,
+            super::error::map,
+            decode_value,
+        )
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use livetable_core::{Aggregate, Error, ErrorKind, Result};
+use livetable_core::{Aggregate, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::Executor as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
@@ -12,7 +12,11 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use super::aggregate::MySqlAggregate;
 use super::raw::MySqlRawBuilder;
 use crate::config::redact_url;
+use crate::pool;
 
+// The fields match `PgConfig`'s but stay in their own public struct: both are public
+// API read field by field, `PgConfig` also has `application_name`, and each documents
+// its server's meaning of `statement_timeout`. The checks are shared (`crate::pool`).
 /// Connection settings for [`MySqlBackend`], e.g. from a config file.
 ///
 /// Every field has a default, so a file only names what it changes. `Debug` hides the
@@ -152,102 +156,49 @@ impl MySqlBuilder {
         self
     }
 
-    /// The most connections the pool opens (default 4).
-    pub fn max_connections(mut self, n: u32) -> Self {
-        self.config.max_connections = n;
-        self.set.push("max_connections");
-        self
-    }
-
-    /// How long a fetch waits for a connection before failing as unavailable
-    /// (default 5 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.connect_timeout = timeout;
-        self.set.push("connect_timeout");
-        self
-    }
-
-    /// The server-side statement timeout (default 30 s); a statement running longer
-    /// fails with [`ErrorKind::Timeout`].
-    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
-        self.config.statement_timeout = Some(timeout);
-        self.set.push("statement_timeout");
-        self
-    }
+    crate::pool::pool_setters!();
 
     /// Validates the settings and creates the (lazily connecting) pool.
     pub fn build(self) -> Result<MySqlBackend> {
-        let bad = |field: &'static str, why: String| {
-            Err(Error::new(ErrorKind::InvalidSpec, why)
-                .with_context("field", field)
-                .with_context("backend", super::error::BACKEND))
-        };
+        let backend = super::error::BACKEND;
         if let Some(pool) = self.pool {
-            if let Some(field) = self.set.first() {
-                return bad(
-                    field,
-                    format!(
-                        "`{field}` cannot be set with an existing pool; configure it on the \
-                         pool's MySqlPoolOptions / MySqlConnectOptions instead"
-                    ),
-                );
-            }
+            pool::check_existing_pool(
+                backend,
+                &self.set,
+                "MySqlPoolOptions / MySqlConnectOptions",
+            )?;
             return Ok(MySqlBackend { pool });
         }
         let c = &self.config;
-        if c.url.is_empty() {
-            return bad(
-                "url",
-                "no connection URL; set `url` (mysql://user@host/database) or give a pool".into(),
-            );
-        }
+        pool::check_url_given(backend, &c.url, "mysql://user@host/database")?;
         if !(c.url.starts_with("mysql://") || c.url.starts_with("mariadb://")) {
-            return bad(
+            return Err(pool::invalid(
+                backend,
                 "url",
                 format!(
                     "`url` {} is not a MySQL URL; it must start with mysql://",
                     redact_url(&c.url)
                 ),
-            );
+            ));
         }
         let options = match MySqlConnectOptions::from_str(&c.url) {
             // UTC sessions: TIMESTAMPs convert to UTC, DATETIMEs are bound as UTC.
             Ok(o) => o.timezone(Some("+00:00".to_owned())),
             Err(e) => {
-                return bad(
+                return Err(pool::invalid(
+                    backend,
                     "url",
                     format!("`url` {} is not a valid MySQL URL: {e}", redact_url(&c.url)),
-                );
+                ));
             }
         };
-        if c.max_connections == 0 {
-            return bad(
-                "max_connections",
-                "`max_connections` is 0; give at least 1".into(),
-            );
-        }
-        if c.connect_timeout.is_zero() {
-            return bad(
-                "connect_timeout",
-                "`connect_timeout` is zero; give a duration such as 5 s".into(),
-            );
-        }
-        let timeout_ms = match c.statement_timeout {
-            Some(t) if t.as_millis() == 0 => {
-                return bad(
-                    "statement_timeout",
-                    "`statement_timeout` is under 1 ms (0 would disable it); give a duration or leave it unset".into(),
-                );
-            }
-            Some(t) => Some(t.as_millis()),
-            None => None,
-        };
-        if tokio::runtime::Handle::try_current().is_err() {
-            return bad(
-                "runtime",
-                "MySqlBackend::builder().build() must run inside a tokio runtime".into(),
-            );
-        }
+        let timeout_ms = pool::check_limits(
+            backend,
+            c.max_connections,
+            c.connect_timeout,
+            c.statement_timeout,
+        )?;
+        pool::check_runtime(backend, "MySqlBackend::builder().build()")?;
         let pool = MySqlPoolOptions::new()
             .max_connections(c.max_connections)
             .acquire_timeout(c.connect_timeout)

@@ -13,9 +13,9 @@
 use std::net::IpAddr;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use livetable_core::{DataType, Error, ErrorKind, Result, Row, Schema, Value};
+use livetable_core::{DataType, Error, Result, Row, Schema, Value};
 use sqlx::mysql::{MySqlRow, MySqlTypeInfo, MySqlValueRef};
-use sqlx::{Column as _, Decode, MySql, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::{Decode, MySql, TypeInfo as _, ValueRef as _};
 
 /// The broad class of a MySQL result type, from its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,26 +78,7 @@ pub(crate) fn unsupported_type(column: &str, type_info: &MySqlTypeInfo) -> Error
 
 /// Decodes one result row into the schema's columns, in order.
 pub(crate) fn decode_row(row: &MySqlRow, schema: &Schema) -> Result<Row> {
-    let columns = schema.columns();
-    if row.len() != columns.len() {
-        return Err(Error::invalid_spec(format!(
-            "the statement returns {} columns but the schema has {}",
-            row.len(),
-            columns.len()
-        )));
-    }
-    let mut values = Vec::with_capacity(columns.len());
-    for (i, column) in columns.iter().enumerate() {
-        let raw = row.try_get_raw(i).map_err(super::error::map)?;
-        let type_info = row.columns()[i].type_info();
-        values.push(decode_value(
-            raw,
-            type_info,
-            &column.name,
-            column.data_type,
-        )?);
-    }
-    Ok(Row::new(values))
+    crate::shared::decode_row(row, schema, super::error::map, decode_value)
 }
 
 /// Decodes one cell into a value of `target`.
@@ -110,13 +91,7 @@ pub(crate) fn decode_value(
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let fail = |why: String| {
-        Error::new(
-            ErrorKind::Unexpected,
-            format!("column `{column}` ({}): {why}", type_info.name()),
-        )
-        .with_context("column", column)
-    };
+    let fail = |why: String| crate::shared::cell_error(column, type_info.name(), why);
     let de = |e: sqlx::error::BoxDynError| fail(e.to_string());
     let natural = match class(type_info) {
         Class::Bool | Class::Signed => {

@@ -6,6 +6,8 @@ use sqlx::mysql::MySqlDatabaseError;
 /// The `backend` context value of every MySQL error of this crate.
 pub(crate) const BACKEND: &str = "mysql";
 
+// Kept apart from `crate::error::map` on purpose: see the note there (error numbers
+// against SQLSTATEs, per-server hints, protocol errors retryable here).
 /// Converts a sqlx error into a livetable error with a message that says what to do.
 pub(crate) fn map(err: sqlx::Error) -> Error {
     let (kind, message, retryable) = match &err {
