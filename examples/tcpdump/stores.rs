@@ -10,19 +10,19 @@ use elasticsearch::http::request::JsonBody;
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use elasticsearch::indices::IndicesCreateParts;
 use elasticsearch::{BulkParts, Elasticsearch};
+use livetable::es::{EsBuilder, EsClient};
+use livetable::sql::sqlx::mysql::{MySqlArguments, MySqlPool};
+use livetable::sql::sqlx::{self, Arguments as _, AssertSqlSafe, PgPool};
+use livetable::sql::{MySqlBackend, PgBackend};
 use livetable::{
     Aggregate, BucketCache, BucketQuery, Error, ErrorKind, Result, SharedQuery, TableQuery,
 };
-use livetable_es::{EsBuilder, EsClient};
-use livetable_sql::sqlx::mysql::{MySqlArguments, MySqlPool};
-use livetable_sql::sqlx::{self, Arguments as _, AssertSqlSafe, PgPool};
-use livetable_sql::{MySqlBackend, PgBackend};
-use livetable_testkit::workload::{LiveTraffic, Packet, Workload};
+use livetable_testkit::workload::{Packet, Workload};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::cli::Args;
-use super::traffic::Pacer;
+use super::traffic::spawn_live_traffic;
 
 /// The store's source as the table's query: behind a bucket cache (one query for the
 /// newest buckets per tick, every view merged in memory), or, with `--direct`, asked
@@ -77,7 +77,7 @@ pub(crate) async fn postgres(args: &Args, spec: Aggregate) -> Result<SharedQuery
             "loaded a past hour of demo packets"
         );
         let (pool, seed, rate) = (pg.pool().clone(), args.seed, args.rate);
-        stream(seed, rate, move |packets| {
+        spawn_live_traffic(seed, rate, STREAM_TICK, move |packets| {
             let (pool, table) = (pool.clone(), table.clone());
             async move { insert(&pool, &table, &packets).await }
         });
@@ -218,7 +218,7 @@ pub(crate) async fn mysql(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
             "loaded a past hour of demo packets"
         );
         let (pool, seed, rate) = (db.pool().clone(), args.seed, args.rate);
-        stream(seed, rate, move |packets| {
+        spawn_live_traffic(seed, rate, STREAM_TICK, move |packets| {
             let (pool, table) = (pool.clone(), table.clone());
             async move {
                 for chunk in packets.chunks(MYSQL_BATCH) {
@@ -328,7 +328,7 @@ pub(crate) async fn elasticsearch(args: &Args, spec: Aggregate) -> Result<Shared
             elapsed_ms = started.elapsed().as_millis() as u64,
             "loaded a past hour of demo packets"
         );
-        stream(args.seed, args.rate, move |packets| {
+        spawn_live_traffic(args.seed, args.rate, STREAM_TICK, move |packets| {
             let (es, index) = (es.clone(), index.clone());
             async move { bulk(&es, &index, &packets).await }
         });
@@ -468,35 +468,6 @@ async fn bulk(es: &Elasticsearch, index: &str, packets: &[Packet]) -> Result<()>
         ));
     }
     Ok(())
-}
-
-/// Writes `rate` live packets per second with `write`, forever; errors are logged and
-/// the next tick tries again.
-fn stream<F, Fut>(seed: u64, rate: f64, write: F)
-where
-    F: Fn(Vec<Packet>) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<()>> + Send,
-{
-    if rate <= 0.0 {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut traffic = LiveTraffic::new(seed);
-        let mut pacer = Pacer::new(rate);
-        let mut last = Utc::now();
-        let mut ticker = tokio::time::interval(STREAM_TICK);
-        ticker.tick().await;
-        loop {
-            ticker.tick().await;
-            let now = Utc::now();
-            let n = pacer.take((now - last).to_std().unwrap_or_default());
-            let packets = traffic.generate(n, last, now);
-            last = now;
-            if let Err(e) = write(packets).await {
-                warn!("cannot write live demo packets: {e}");
-            }
-        }
-    });
 }
 
 #[cfg(test)]

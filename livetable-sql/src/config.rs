@@ -61,49 +61,7 @@ impl fmt::Debug for PgConfig {
     }
 }
 
-/// The URL with any password replaced by `***`.
-pub(crate) fn redact_url(url: &str) -> String {
-    let mut out = url.to_owned();
-    // `scheme://user:password@host`: the user info ends at the last `@` of the
-    // authority, which ends at the first `/`, `?` or `#` after `://`.
-    if let Some(scheme_end) = out.find("://") {
-        let auth_start = scheme_end + 3;
-        let auth_end = out[auth_start..]
-            .find(['/', '?', '#'])
-            .map_or(out.len(), |i| auth_start + i);
-        if let Some(at) = out[auth_start..auth_end].rfind('@') {
-            let userinfo = auth_start..auth_start + at;
-            if let Some(colon) = out[userinfo.clone()].find(':') {
-                out.replace_range(userinfo.start + colon + 1..userinfo.end, "***");
-            }
-        }
-    }
-    // `?password=...` in the query string.
-    if let Some(q) = out.find('?') {
-        let (head, query) = out.split_at(q + 1);
-        let query: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out = format!("{head}{}", query.join("&"));
-    }
-    out
-}
-
-pub(crate) mod secs {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+pub(crate) use livetable_core::config::{redact_url, secs};
 
 pub(crate) mod opt_secs {
     use serde::{Deserialize, Deserializer, Serializer};
