@@ -465,18 +465,15 @@ mod harness {
         let (generation, rows, fetch_end) = polled.packets.fetch_rows(&window);
         let mut snapshot = Snapshot::new(polled.schema.clone(), rows, window);
         snapshot.version = generation;
-        match serde_json::to_vec(&snapshot) {
-            Ok(body) => (
-                [
-                    (header::CONTENT_TYPE.as_str(), "application/json".to_owned()),
-                    (GENERATION_HEADER, generation.to_string()),
-                    (FETCH_END_HEADER, fetch_end.to_string()),
-                ],
-                body,
-            )
-                .into_response(),
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        }
+        (
+            [
+                (header::CONTENT_TYPE.as_str(), "application/json".to_owned()),
+                (GENERATION_HEADER, generation.to_string()),
+                (FETCH_END_HEADER, fetch_end.to_string()),
+            ],
+            livetable::http::wire::snapshot_json(&snapshot),
+        )
+            .into_response()
     }
 
     /// Polling at `n` viewers.

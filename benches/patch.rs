@@ -2,7 +2,8 @@
 //! which 1 % of the rows changed, and how many JSON bytes it takes against the full
 //! snapshot.
 //!
-//! Run with `cargo bench --bench patch`. The size ratio is printed once before the
+//! Run with `cargo bench --bench patch --features http` (the JSON is the HTTP
+//! adapter's, `livetable::http::wire`). The size ratio is printed once before the
 //! timings (target: patch ≤ 3 % of the snapshot; computing it < 10 ms).
 
 // A bench reports its figures on standard output.
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use livetable::http::wire::{patch_json, snapshot_json};
 use livetable::{Column, DataType, Row, Schema, Snapshot, Unit, Value, Window};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -81,8 +83,8 @@ fn bench(c: &mut Criterion) {
         CHANGED,
         "the workload changes 1 % of rows"
     );
-    let snapshot_bytes = serde_json::to_vec(&new).expect("serialisable").len();
-    let patch_bytes = serde_json::to_vec(&patch).expect("serialisable").len();
+    let snapshot_bytes = snapshot_json(&new).len();
+    let patch_bytes = patch_json(&patch).len();
     println!(
         "patch: {} rows changed of {ROWS}; JSON {patch_bytes} B vs snapshot {snapshot_bytes} B = {:.2} % (target ≤ 3 %)",
         patch.changed_rows(),
@@ -97,10 +99,10 @@ fn bench(c: &mut Criterion) {
     // Baseline in the same run: what the full snapshot costs to serialise, which a
     // polling client pays every tick.
     group.bench_function("serialise full snapshot (baseline)", |b| {
-        b.iter(|| black_box(serde_json::to_vec(black_box(&new)).expect("serialisable")))
+        b.iter(|| black_box(snapshot_json(black_box(&new))))
     });
     group.bench_function("serialise patch", |b| {
-        b.iter(|| black_box(serde_json::to_vec(black_box(&patch)).expect("serialisable")))
+        b.iter(|| black_box(patch_json(black_box(&patch))))
     });
     group.finish();
 }

@@ -78,12 +78,11 @@ pub use filter::Filter;
 pub use format::{CellStyle, Color, Comparison, FormatRule};
 pub use live::{
     Catalog, DEFAULT_MAX_VIEWS, LiveTable, LiveTableBuilder, Patch, RefreshConfig,
-    SHARED_REFRESH_MAX_VIEWS, Subscription, Table, TableBuilder, TableInfo, TableStats, Update,
-    ViewParams, ViewSpec,
+    SHARED_REFRESH_MAX_VIEWS, Subscription, Table, TableBuilder, TableStats, Update, ViewParams,
+    ViewSpec,
 };
 pub use memory::{MemorySource, MemorySourceBuilder, MemoryStats};
 pub use query::{DynTableQuery, FetchContext, Fetched, SharedQuery, TableQuery, Window};
 pub use schema::{Column, Role, Row, Schema, Unit};
-pub use snapshot::viewer_message;
 pub use snapshot::{FetchInfo, Snapshot, Status};
 pub use value::{DataType, Value};

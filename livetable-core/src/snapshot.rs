@@ -6,9 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::ser::SerializeStruct;
-use serde::{Serialize, Serializer};
-
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -30,7 +27,9 @@ pub enum Status {
     Loading,
     /// The last fetch succeeded.
     Fresh,
-    /// Fetches have failed since `since`; the rows are the last good ones.
+    /// Fetches have failed since `since`; the rows are the last good ones. The error's
+    /// own text may name hosts, URLs or relations: it is for the log, and adapters
+    /// show viewers its kind only (livetable-http adds a plain sentence per kind).
     Stale {
         /// When the first failing fetch started.
         since: DateTime<Utc>,
@@ -60,60 +59,10 @@ impl PartialEq for Status {
     }
 }
 
-/// The sentence viewers see for a stale table whose last fetch failed with `kind`.
-///
-/// A store's own error text (and the context the runtime adds) names hosts, URLs,
-/// relations, statements or internal thread pools; it goes to the log, never to
-/// viewers. They get the kind and one of these plain sentences.
-pub fn viewer_message(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Unavailable => "the store is unavailable; retrying",
-        ErrorKind::Timeout => "the store did not answer in time; retrying",
-        ErrorKind::PermissionDenied => "the store refused access; retrying",
-        ErrorKind::LimitExceeded => "the store's limits were reached; retrying",
-        _ => "the table's source failed; retrying",
-    }
-}
-
-impl Serialize for Status {
-    /// `{"state":"loading"}`, `{"state":"fresh"}` or `{"state":"stale","since":…,"error":{"kind":…,"message":…,"retryable":…}}`.
-    /// The message is [`viewer_message`] for the error's kind, never the error's own
-    /// text or context, which may name hosts, URLs or relations (the log keeps them).
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Status::Loading | Status::Fresh => {
-                let mut st = s.serialize_struct("Status", 1)?;
-                st.serialize_field("state", if self.is_fresh() { "fresh" } else { "loading" })?;
-                st.end()
-            }
-            Status::Stale { since, error } => {
-                #[derive(Serialize)]
-                struct ErrorBody<'a> {
-                    kind: &'a str,
-                    message: &'a str,
-                    retryable: bool,
-                }
-                let mut st = s.serialize_struct("Status", 3)?;
-                st.serialize_field("state", "stale")?;
-                st.serialize_field("since", since)?;
-                st.serialize_field(
-                    "error",
-                    &ErrorBody {
-                        kind: error.kind().as_str(),
-                        message: viewer_message(error.kind()),
-                        retryable: error.is_retryable(),
-                    },
-                )?;
-                st.end()
-            }
-        }
-    }
-}
-
 /// One complete state of a table: the schema, the rows, and where they come from.
 ///
 /// Snapshots are immutable and shared (`Arc<Snapshot>`) between every viewer.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Snapshot {
     /// The columns of `rows`: dimensions first, then metrics.
@@ -122,8 +71,7 @@ pub struct Snapshot {
     pub rows: Vec<Row>,
     /// Increases by one with every publish (each finished fetch and each status change).
     pub version: u64,
-    /// Where the rows come from (in JSON, its fields stand beside `version`).
-    #[serde(flatten)]
+    /// Where the rows come from.
     pub fetch: FetchInfo,
     /// Fresh, or stale since a time with an error. Not part of [`FetchInfo`]: the
     /// runtime sets it, and a failed fetch changes it while the rows stay.
@@ -131,9 +79,8 @@ pub struct Snapshot {
 }
 
 /// Where a snapshot's rows come from: the window they cover and the fetch that produced
-/// them. [`Snapshot`] and [`Patch`](crate::Patch) both carry it, flattened into their
-/// JSON (`window`, `taken_at`, `fetch_ms`, `approximate`, `partial`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// them. [`Snapshot`] and [`Patch`](crate::Patch) both carry it.
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct FetchInfo {
     /// The absolute window the rows cover.
@@ -141,7 +88,6 @@ pub struct FetchInfo {
     /// When the fetch that produced the rows started.
     pub taken_at: DateTime<Utc>,
     /// How long that fetch took.
-    #[serde(rename = "fetch_ms", serialize_with = "as_millis")]
     pub fetch_duration: Duration,
     /// Some values are estimates (e.g. a cardinality from Elasticsearch).
     pub approximate: bool,
@@ -161,10 +107,6 @@ impl FetchInfo {
             partial: None,
         }
     }
-}
-
-fn as_millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
 impl Snapshot {
@@ -276,141 +218,5 @@ impl Snapshot {
             fetch: patch.fetch.clone(),
             status: patch.status.clone(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Column, DataType, Value};
-
-    /// The keys of a JSON object, in the order written.
-    fn keys_in_order(json: &str) -> Vec<String> {
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
-        let mut keys: Vec<String> = map.keys().cloned().collect();
-        keys.sort_by_key(|k| json.find(&format!("\"{k}\":")).unwrap());
-        keys
-    }
-
-    #[test]
-    fn snapshot_and_patch_json_keep_their_flat_shape() {
-        let schema = Arc::new(
-            Schema::new(vec![
-                Column::dimension("host", DataType::Text),
-                Column::metric("n", DataType::Int),
-            ])
-            .unwrap(),
-        );
-        let window = Window::ending_at(
-            DateTime::from_timestamp(600, 0).unwrap(),
-            Duration::from_secs(60),
-        )
-        .unwrap();
-        let old = Snapshot::new(schema.clone(), vec![], window);
-        let mut new = Snapshot::new(
-            schema,
-            vec![Row::new(vec![Value::from("a"), Value::Int(1)])],
-            window,
-        );
-        new.version = 1;
-        new.fetch.fetch_duration = Duration::from_micros(1500);
-        new.fetch.partial = Some("one shard failed".into());
-        let snapshot = serde_json::to_string(&new).unwrap();
-        assert_eq!(
-            keys_in_order(&snapshot),
-            [
-                "schema",
-                "rows",
-                "version",
-                "window",
-                "taken_at",
-                "fetch_ms",
-                "approximate",
-                "partial",
-                "status"
-            ]
-        );
-        let json: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
-        assert_eq!(json["fetch_ms"], 1.5);
-        assert_eq!(json["partial"], "one shard failed");
-        assert_eq!(json["taken_at"], "1970-01-01T00:10:00Z");
-        let patch = serde_json::to_string(&old.diff(&new)).unwrap();
-        assert_eq!(
-            keys_in_order(&patch),
-            [
-                "from_version",
-                "to_version",
-                "inserted",
-                "updated",
-                "removed",
-                "window",
-                "taken_at",
-                "fetch_ms",
-                "approximate",
-                "partial",
-                "status"
-            ]
-        );
-    }
-
-    #[test]
-    fn stale_status_shows_the_kind_and_a_plain_sentence_only() {
-        // Messages as the backends write them: a URL, a host, a relation, a pool.
-        let cases = [
-            (
-                ErrorKind::Unavailable,
-                "cannot reach Elasticsearch: error sending request for url \
-                 (http://127.0.0.1:9200/packets/_search)",
-            ),
-            (
-                ErrorKind::Unavailable,
-                "rejected execution of coordinating operation [search_coordination] \
-                 on EsThreadPoolExecutor[name = node-1/search]",
-            ),
-            (
-                ErrorKind::InvalidSpec,
-                "relation \"public.packets_secret\" does not exist (SQLSTATE 42P01)",
-            ),
-            (ErrorKind::Timeout, "statement timeout on db.internal:5432"),
-        ];
-        for (kind, message) in cases {
-            let error = Error::new(kind, message).with_context("host", "db.internal");
-            let status = Status::Stale {
-                since: DateTime::from_timestamp(0, 0).unwrap(),
-                error: Arc::new(error),
-            };
-            let json = serde_json::to_value(&status).unwrap();
-            assert_eq!(json["state"], "stale");
-            assert_eq!(json["error"]["kind"], kind.as_str());
-            assert_eq!(json["error"]["message"], viewer_message(kind));
-            let text = json.to_string();
-            for secret in [
-                "127.0.0.1",
-                "9200",
-                "_search",
-                "EsThreadPool",
-                "packets_secret",
-                "db.internal",
-                "SQLSTATE",
-            ] {
-                assert!(!text.contains(secret), "{secret} leaks: {text}");
-            }
-        }
-        assert_eq!(
-            viewer_message(ErrorKind::Unavailable),
-            "the store is unavailable; retrying"
-        );
-    }
-
-    #[test]
-    fn snapshot_serialises_rows_and_window() {
-        let schema = Arc::new(Schema::new(vec![Column::dimension("k", DataType::Int)]).unwrap());
-        let t = DateTime::from_timestamp(60, 0).unwrap();
-        let window = Window::ending_at(t, Duration::from_secs(60)).unwrap();
-        let snap = Snapshot::new(schema, vec![Row::new(vec![Value::Int(1)])], window);
-        let json = serde_json::to_value(&snap).unwrap();
-        assert_eq!(json["rows"], serde_json::json!([[1]]));
-        assert_eq!(json["status"]["state"], "fresh");
-        assert_eq!(json["window"]["start"], "1970-01-01T00:00:00Z");
     }
 }

@@ -6,11 +6,12 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use livetable_core::{DataType, Error, ErrorKind, Result, Snapshot, Status, TableInfo, Value};
+use livetable_core::{DataType, Error, ErrorKind, Result, Snapshot, Status, Value};
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::state::{AppState, Client};
+use crate::wire::TableInfo;
 
 /// The body of `GET api/tables`.
 #[derive(Serialize)]
@@ -20,7 +21,7 @@ struct Tables {
 
 /// `GET api/tables`: every table with its schema, windows and formatting rules.
 pub(crate) async fn list(State(state): State<AppState>) -> Response {
-    let tables = state.catalog.tables().iter().map(|t| t.info()).collect();
+    let tables = state.catalog.tables().iter().map(TableInfo::of).collect();
     with_no_store(axum::Json(Tables { tables }).into_response())
 }
 
@@ -34,17 +35,17 @@ pub(crate) async fn snapshot(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let Path(name) = name.map_err(ApiError::bad_path)?;
-    // Table names use only letters, digits, `-` and `_`, so the suffix is unambiguous.
+    // A table's exact name wins, so a table may itself be named `x.csv`.
     let (name, csv) = match name.strip_suffix(".csv") {
-        Some(base) => (base, true),
-        None => (name.as_str(), false),
+        Some(base) if state.catalog.get(&name).is_err() => (base, true),
+        _ => (name.as_str(), false),
     };
     let (_, live) = state.view(name, query.as_deref(), &client)?;
     let snapshot = live.ready().await;
     let mut response = if csv {
         csv_response(name, &snapshot)?
     } else {
-        let json = state.snapshots.json(&snapshot)?;
+        let json = state.snapshots.json(&snapshot);
         (
             [(header::CONTENT_TYPE, "application/json")],
             json.to_string(),
@@ -73,9 +74,9 @@ fn with_no_store(mut response: Response) -> Response {
 
 fn csv_response(name: &str, snapshot: &Arc<Snapshot>) -> Result<Response> {
     let body = to_csv(snapshot)?;
-    // `name` is letters, digits, `-` and `_` only (checked when the table was built).
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    let disposition =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}.csv\"", file_name(name)))
+            .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
     Ok((
         [
             (
@@ -87,6 +88,21 @@ fn csv_response(name: &str, snapshot: &Arc<Snapshot>) -> Result<Response> {
         body,
     )
         .into_response())
+}
+
+/// A file name for a table's CSV: letters, digits, `-`, `_` and `.` kept, anything
+/// else (quotes, slashes, spaces, non-ASCII) an `_`, so the header needs no escaping.
+fn file_name(table: &str) -> String {
+    table
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The snapshot as CSV: a header of column names, then one record per row. Nulls are

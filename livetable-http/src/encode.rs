@@ -5,8 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, Weak};
 
-use livetable_core::{Error, ErrorKind, Result};
-use serde::Serialize;
+use crate::wire::ToJson;
 
 /// The encodings of the last few distinct items, recognised by identity.
 pub(crate) struct EncodeCache<T> {
@@ -23,7 +22,7 @@ impl<T> std::fmt::Debug for EncodeCache<T> {
     }
 }
 
-impl<T: Serialize> EncodeCache<T> {
+impl<T: ToJson> EncodeCache<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         EncodeCache {
             slots: Mutex::new(VecDeque::with_capacity(capacity)),
@@ -32,26 +31,19 @@ impl<T: Serialize> EncodeCache<T> {
     }
 
     /// The JSON of `item`, from the cache when this very `Arc` was encoded before.
-    pub(crate) fn json(&self, item: &Arc<T>) -> Result<Arc<str>> {
+    pub(crate) fn json(&self, item: &Arc<T>) -> Arc<str> {
         if let Some(hit) = self.lookup(item) {
-            return Ok(hit);
+            return hit;
         }
         // Encode outside the lock; two tasks may race to encode the same item, which
         // is harmless.
-        let json: Arc<str> = serde_json::to_string(item.as_ref())
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unexpected,
-                    format!("cannot encode an update as JSON: {e}"),
-                )
-            })?
-            .into();
+        let json: Arc<str> = item.to_json().into();
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         if slots.len() >= self.capacity {
             slots.pop_front();
         }
         slots.push_back((Arc::downgrade(item), json.clone()));
-        Ok(json)
+        json
     }
 
     fn lookup(&self, item: &Arc<T>) -> Option<Arc<str>> {
@@ -70,19 +62,25 @@ impl<T: Serialize> EncodeCache<T> {
 mod tests {
     use super::*;
 
+    impl ToJson for Vec<i32> {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap()
+        }
+    }
+
     #[test]
     fn same_arc_is_encoded_once_and_others_are_not_confused() {
         let cache = EncodeCache::new(2);
         let a = Arc::new(vec![1, 2]);
-        let first = cache.json(&a).unwrap();
-        let again = cache.json(&a).unwrap();
+        let first = cache.json(&a);
+        let again = cache.json(&a);
         assert!(Arc::ptr_eq(&first, &again));
         let b = Arc::new(vec![1, 2]); // equal value, another item
-        let other = cache.json(&b).unwrap();
+        let other = cache.json(&b);
         assert!(!Arc::ptr_eq(&first, &other));
         assert_eq!(&*other, "[1,2]");
         drop(a);
         let c = Arc::new(vec![3]);
-        assert_eq!(&*cache.json(&c).unwrap(), "[3]");
+        assert_eq!(&*cache.json(&c), "[3]");
     }
 }

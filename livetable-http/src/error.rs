@@ -76,8 +76,8 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             kind: "invalid_parameter",
             message: format!(
-                "the table name in the path cannot be read ({}); table names use only \
-                 letters, digits, `-` and `_` (see ./api/tables)",
+                "the table name in the path cannot be read ({}); percent-encode it as \
+                 UTF-8 (./api/tables lists the names)",
                 rejection.body_text()
             ),
         }

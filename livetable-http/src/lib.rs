@@ -50,7 +50,7 @@
 //! `{"state":"stale","since":…,"error":{"kind":…,"message":…,"retryable":…}}` while the
 //! source fails: the rows are then the last good ones. The message is a plain sentence
 //! for the kind (`"the store is unavailable; retrying"`, see
-//! [`livetable_core::viewer_message`]), never the store's own error text, which may
+//! [`wire::viewer_message`]), never the store's own error text, which may
 //! name hosts, URLs or relations: that goes to the log.
 //!
 //! ## Errors
@@ -89,6 +89,7 @@ mod params;
 mod serve;
 mod sse;
 mod state;
+pub mod wire;
 
 use std::time::Duration;
 

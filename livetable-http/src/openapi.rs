@@ -6,11 +6,20 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use livetable_core::{Column, DataType, Table};
+use livetable_core::{Column, DataType, Table, ViewParams};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value as Json, json};
 
 use crate::params::MAX_VALUES;
 use crate::state::AppState;
+use crate::wire::windows_text;
+
+/// What a path segment must encode: all but RFC 3986's unreserved characters.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// `GET api/openapi.json`.
 pub(crate) async fn document(State(state): State<AppState>) -> Response {
@@ -78,9 +87,8 @@ fn filter_parameter(column: &Column) -> Json {
 }
 
 fn table_paths(table: &Table, paths: &mut Map<String, Json>) {
-    let info = table.info();
-    let dimensions: Vec<&Column> = info
-        .schema
+    let dimensions: Vec<&Column> = table
+        .schema()
         .dimensions()
         // `window` is the window parameter, never a filter.
         .filter(|c| c.name != "window")
@@ -88,12 +96,16 @@ fn table_paths(table: &Table, paths: &mut Map<String, Json>) {
     let mut parameters = vec![json!({
         "name": "window",
         "in": "query",
-        "description": format!("The window; {} when absent.", info.window),
-        "schema": { "type": "string", "enum": info.allowed_windows },
+        "description": format!(
+            "The window; {} when absent.",
+            ViewParams::format_window(table.window())
+        ),
+        "schema": { "type": "string", "enum": windows_text(table.allowed_windows()) },
     })];
     parameters.extend(dimensions.iter().map(|c| filter_parameter(c)));
     let codes = ["400", "401", "414", "429", "503", "504"];
-    let name = &info.name;
+    // Paths are written as a client sends them: the name percent-encoded.
+    let name = utf8_percent_encode(table.name(), PATH_SEGMENT).to_string();
     let mut json_responses = error_responses(&codes);
     json_responses.insert(
         "200".into(),
@@ -127,7 +139,7 @@ fn table_paths(table: &Table, paths: &mut Map<String, Json>) {
         format!("/api/tables/{name}"),
         json!({ "get": {
             "operationId": format!("snapshot_{name}"),
-            "summary": format!("{}: the current snapshot as JSON.", info.title),
+            "summary": format!("{}: the current snapshot as JSON.", table.title()),
             "parameters": parameters,
             "responses": json_responses,
         }}),
@@ -136,7 +148,7 @@ fn table_paths(table: &Table, paths: &mut Map<String, Json>) {
         format!("/api/tables/{name}.csv"),
         json!({ "get": {
             "operationId": format!("csv_{name}"),
-            "summary": format!("{}: the current rows as CSV.", info.title),
+            "summary": format!("{}: the current rows as CSV.", table.title()),
             "parameters": parameters,
             "responses": csv_responses,
         }}),
@@ -145,7 +157,7 @@ fn table_paths(table: &Table, paths: &mut Map<String, Json>) {
         format!("/api/tables/{name}/stream"),
         json!({ "get": {
             "operationId": format!("stream_{name}"),
-            "summary": format!("{}: server-sent events (never ends).", info.title),
+            "summary": format!("{}: server-sent events (never ends).", table.title()),
             "parameters": stream_parameters,
             "responses": stream_responses,
         }}),

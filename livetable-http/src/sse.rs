@@ -28,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use livetable_core::{Subscription, Update};
 use tokio::sync::watch;
-use tracing::warn;
 
 use crate::error::ApiError;
 use crate::state::{AppState, Client};
@@ -106,15 +105,7 @@ pub(crate) async fn stream(
             },
             None => st.subscription.next().await,
         }?;
-        let event = match encode(&st.app, st.instance, &update) {
-            Ok(event) => event,
-            Err(e) => {
-                // Cannot happen with well-formed values; end the stream so the client
-                // reconnects and starts from a snapshot.
-                warn!(error = %e, "cannot encode an update; closing the stream");
-                return None;
-            }
-        };
+        let event = encode(&st.app, st.instance, &update);
         let event = if st.first {
             st.first = false;
             event.retry(st.app.retry)
@@ -133,15 +124,15 @@ pub(crate) async fn stream(
     Ok(response)
 }
 
-fn encode(app: &AppState, instance: u64, update: &Update) -> livetable_core::Result<Event> {
+fn encode(app: &AppState, instance: u64, update: &Update) -> Event {
     let (name, json) = match update {
-        Update::Snapshot(s) => ("snapshot", app.snapshots.json(s)?),
-        Update::Patch(p) => ("patch", app.patches.json(p)?),
+        Update::Snapshot(s) => ("snapshot", app.snapshots.json(s)),
+        Update::Patch(p) => ("patch", app.patches.json(p)),
     };
-    Ok(Event::default()
+    Event::default()
         .event(name)
         .id(event_id(instance, update.version()))
-        .data(&*json))
+        .data(&*json)
 }
 
 #[cfg(test)]

@@ -391,6 +391,52 @@ async fn one_client_flooding_filters_never_locks_out_another() {
     assert_eq!(v6_held.len(), 4);
 }
 
+/// Table names are any text: the router percent-decodes them, the OpenAPI document
+/// encodes them, and a CSV's file name keeps only safe characters.
+#[tokio::test]
+async fn any_table_name_is_reachable() {
+    let source = Packets::new(sample_rows());
+    let hour = Duration::from_secs(3600);
+    let catalog = Catalog::new()
+        .with(packets_table("flows by host/ü", source.clone(), hour))
+        .unwrap()
+        .with(packets_table("x", source.clone(), hour))
+        .unwrap()
+        .with(packets_table("x.csv", source, hour))
+        .unwrap();
+    let app = livetable_http::router(catalog);
+    let rows = sample_rows().len();
+    let json = get(&app, "/api/tables/flows%20by%20host%2F%C3%BC")
+        .await
+        .json();
+    assert_eq!(json["rows"].as_array().unwrap().len(), rows);
+    let csv = get(&app, "/api/tables/flows%20by%20host%2F%C3%BC.csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.body.lines().count(), rows + 1);
+    assert_eq!(
+        csv.header(header::CONTENT_DISPOSITION),
+        "attachment; filename=\"flows_by_host__.csv\""
+    );
+    // An exact name wins over the `.csv` suffix: `x.csv` is the table, as JSON.
+    let exact = get(&app, "/api/tables/x.csv").await;
+    assert!(
+        exact
+            .header(header::CONTENT_TYPE)
+            .starts_with("application/json")
+    );
+    let listed = get(&app, "/api/tables").await.json();
+    let names: Vec<&str> = listed["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"flows by host/ü"), "{names:?}");
+    let openapi = get(&app, "/api/openapi.json").await.json();
+    let path = &openapi["paths"]["/api/tables/flows%20by%20host%2F%C3%BC/stream"];
+    assert!(path.is_object(), "{}", openapi["paths"]);
+}
+
 #[tokio::test]
 async fn every_error_is_json() {
     let app = livetable_http::router(catalog().0);
@@ -400,7 +446,7 @@ async fn every_error_is_json() {
         "/api/tables/%C3%28.csv",
     ] {
         let m = get(&app, path).await.error(400, "invalid_parameter");
-        assert!(m.contains("letters, digits"), "{m}");
+        assert!(m.contains("percent-encode it as UTF-8"), "{m}");
     }
     let long = format!(
         "/api/tables/packets?protocol={}",

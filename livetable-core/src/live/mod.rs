@@ -20,9 +20,7 @@ pub use live_table::{LiveTable, LiveTableBuilder, RefreshConfig, TableStats, Vie
 pub use patch::Patch;
 pub(crate) use patch::diff;
 pub use subscription::{Subscription, Update};
-pub use table::{
-    DEFAULT_MAX_VIEWS, SHARED_REFRESH_MAX_VIEWS, Table, TableBuilder, TableInfo, ViewParams,
-};
+pub use table::{DEFAULT_MAX_VIEWS, SHARED_REFRESH_MAX_VIEWS, Table, TableBuilder, ViewParams};
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,6 @@ use std::borrow::Cow;
 
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
-use serde::Serialize;
 
 use crate::key::{hash_values, key_of, keys_lead, values_eq};
 use crate::schema::Row;
@@ -17,7 +16,7 @@ use crate::value::Value;
 /// A patch carries no row order: a viewer keeps its own sort (the table's default order
 /// is part of its description). [`Snapshot::apply`] puts updated rows in place, drops
 /// removed ones and appends inserted ones.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Patch {
     /// The version this patch applies to.
@@ -30,8 +29,7 @@ pub struct Patch {
     pub updated: Vec<Row>,
     /// Keys (dimension values in key order) of rows no longer there.
     pub removed: Vec<Vec<Value>>,
-    /// Where the new snapshot's rows come from (flattened in JSON, as in [`Snapshot`]).
-    #[serde(flatten)]
+    /// Where the new snapshot's rows come from.
     pub fetch: FetchInfo,
     /// The new snapshot's status.
     pub status: Status,

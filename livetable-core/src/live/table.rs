@@ -113,28 +113,6 @@ impl ViewParams {
     }
 }
 
-/// The public description of a table, as the HTTP adapter lists it.
-#[derive(Clone, Debug, Serialize)]
-#[non_exhaustive]
-pub struct TableInfo {
-    /// The name (URL-safe).
-    pub name: String,
-    /// The title shown to viewers (the name unless set).
-    pub title: String,
-    /// The columns of the rows, with their roles, types, labels and units.
-    pub schema: Arc<Schema>,
-    /// The default window, as text (`1h`).
-    pub window: String,
-    /// The windows a viewer may ask for, as text.
-    pub allowed_windows: Vec<String>,
-    /// Seconds between refreshes.
-    pub interval_secs: f64,
-    /// The rows' default order.
-    pub default_order: Vec<OrderBy>,
-    /// Conditional formatting rules.
-    pub format_rules: Vec<FormatRule>,
-}
-
 /// A live view other than the default one, with who asked for it first.
 struct Slot {
     live: LiveTable,
@@ -320,15 +298,11 @@ impl TableBuilder {
     /// Validates the definition. Views start on demand, inside a tokio runtime.
     pub fn build(self) -> Result<Table> {
         let ctx = |e: Error| e.with_context("table", &self.name);
-        if self.name.is_empty()
-            || !self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        // Any readable name: an adapter encodes it where it goes (livetable-http
+        // percent-encodes it in URLs); control characters would garble logs.
+        if self.name.is_empty() || self.name.chars().any(char::is_control) {
             return Err(Error::invalid_spec(format!(
-                "table name `{}` must be non-empty and use only letters, digits, `-` and `_` \
-                 (it appears in URLs)",
+                "table name {:?} must be non-empty and free of control characters",
                 self.name
             )));
         }
@@ -399,7 +373,8 @@ impl TableBuilder {
 }
 
 impl Table {
-    /// A builder for a table named `name` (letters, digits, `-`, `_`) over `query`.
+    /// A builder for a table named `name` (any non-empty text without control
+    /// characters; unique in a [`Catalog`](crate::Catalog)) over `query`.
     pub fn builder(name: impl Into<String>, query: impl TableQuery) -> TableBuilder {
         Self::builder_shared(name, Arc::new(query))
     }
@@ -420,7 +395,7 @@ impl Table {
         }
     }
 
-    /// The name the catalog and the URLs use (letters, digits, `-`, `_`, `.`).
+    /// The name the catalog (and an adapter's URLs) know the table by.
     pub fn name(&self) -> &str {
         &self.inner.name
     }
@@ -435,24 +410,29 @@ impl Table {
         &self.inner.format_rules
     }
 
-    /// What a client needs to show the table before its first snapshot: name, title,
-    /// columns, windows, refresh interval and formatting rules.
-    pub fn info(&self) -> TableInfo {
-        let t = &self.inner;
-        TableInfo {
-            name: t.name.clone(),
-            title: t.title.clone(),
-            schema: t.schema.clone(),
-            window: format_window(t.window),
-            allowed_windows: t
-                .allowed_windows
-                .iter()
-                .map(|w| format_window(*w))
-                .collect(),
-            interval_secs: t.config.interval.as_secs_f64(),
-            default_order: t.default_order.clone(),
-            format_rules: t.format_rules.clone(),
-        }
+    /// The title shown to viewers (the name unless set).
+    pub fn title(&self) -> &str {
+        &self.inner.title
+    }
+
+    /// The default window: the one a viewer gets without asking.
+    pub fn window(&self) -> Duration {
+        self.inner.window
+    }
+
+    /// Every window a viewer may ask for, the default included, shortest first.
+    pub fn allowed_windows(&self) -> &[Duration] {
+        &self.inner.allowed_windows
+    }
+
+    /// The time between two refreshes of each view.
+    pub fn interval(&self) -> Duration {
+        self.inner.config.interval
+    }
+
+    /// The rows' default order, for viewers to sort by.
+    pub fn default_order(&self) -> &[OrderBy] {
+        &self.inner.default_order
     }
 
     /// Validates and normalises viewer parameters: the window must be allowed, filters

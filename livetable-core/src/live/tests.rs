@@ -522,10 +522,16 @@ async fn a_source_returning_bad_rows_makes_the_table_stale_not_wrong() {
 #[test]
 fn format_rules_and_names_are_validated_by_the_table() {
     let probe = Probe::new(Mode::Rows(0));
-    let err = Table::builder("bad name!", probe.clone())
-        .build()
-        .unwrap_err();
-    assert!(err.message().contains("letters, digits"), "{err}");
+    for bad in ["", "two\nlines"] {
+        let err = Table::builder(bad, probe.clone()).build().unwrap_err();
+        assert!(err.message().contains("control characters"), "{err}");
+    }
+    // Spaces, slashes and dots are fine: adapters encode names where they go.
+    assert!(
+        Table::builder("flows by host/port.csv", probe.clone())
+            .build()
+            .is_ok()
+    );
     let err = Table::builder("t", probe.clone())
         .format_rule(crate::FormatRule::DataBar {
             column: "missing".into(),
