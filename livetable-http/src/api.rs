@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::state::{AppState, Client};
-use crate::wire::TableInfo;
+use crate::wire::{self, TableInfo};
 
 /// The body of `GET api/tables`.
 #[derive(Serialize)]
@@ -45,12 +45,10 @@ pub(crate) async fn snapshot(
     let mut response = if csv {
         csv_response(name, &snapshot)?
     } else {
-        let json = state.snapshots.json(&snapshot);
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            json.to_string(),
-        )
-            .into_response()
+        let json = state
+            .snapshots
+            .get(&snapshot, |s| wire::snapshot_json(s).into());
+        ([(header::CONTENT_TYPE, "application/json")], json).into_response()
     };
     let headers = response.headers_mut();
     headers.insert("x-livetable-version", HeaderValue::from(snapshot.version));

@@ -20,10 +20,10 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Extension;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{HeaderMap, HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use livetable_core::{Subscription, Update};
@@ -31,6 +31,7 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::state::{AppState, Client};
+use crate::wire;
 
 /// Told to every stream when the server shuts down.
 #[derive(Clone, Debug)]
@@ -89,7 +90,6 @@ pub(crate) async fn stream(
         Some(version) => live.subscribe_from(version),
         None => live.subscribe(),
     };
-    let keep_alive = app.keep_alive;
     let state = StreamState {
         subscription,
         instance: live.instance_id(),
@@ -97,47 +97,69 @@ pub(crate) async fn stream(
         closing: closing.map(|Extension(Closing(rx))| rx),
         first: true,
     };
-    let events = stream::unfold(state, |mut st| async move {
-        let update = match st.closing.as_mut() {
-            Some(closing) => tokio::select! {
-                update = st.subscription.next() => update,
-                _ = closing.wait_for(|c| *c) => None,
-            },
-            None => st.subscription.next().await,
-        }?;
-        let event = encode(&st.app, st.instance, &update);
-        let event = if st.first {
-            st.first = false;
-            event.retry(st.app.retry)
-        } else {
-            event
+    let frames = stream::unfold(state, |mut st| async move {
+        let next = tokio::time::timeout(st.app.keep_alive, next_update(&mut st)).await;
+        let frame = match next {
+            // Quiet for a while: a comment keeps proxies from closing the connection.
+            Err(_) => Bytes::from_static(b":\n\n"),
+            Ok(update) => frame(&st.app, st.instance, &update?),
         };
-        Some((Ok::<_, Infallible>(event), st))
+        let frame = if st.first {
+            st.first = false;
+            // The reconnection delay rides on the first event, before its blank line.
+            let retry = format!("retry: {}\n\n", st.app.retry.as_millis());
+            let body = frame.strip_suffix(b"\n").unwrap_or(&frame);
+            [body, retry.as_bytes()].concat().into()
+        } else {
+            frame
+        };
+        Some((Ok::<_, Infallible>(frame), st))
     });
-    let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(keep_alive))
-        .into_response();
-    // Proxies such as nginx must pass events on at once.
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            // Proxies such as nginx must pass events on at once.
+            (HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response())
 }
 
-fn encode(app: &AppState, instance: u64, update: &Update) -> Event {
-    let (name, json) = match update {
-        Update::Snapshot(s) => ("snapshot", app.snapshots.json(s)),
-        Update::Patch(p) => ("patch", app.patches.json(p)),
+/// The next update, or `None` when the view or the server is closing.
+async fn next_update(st: &mut StreamState) -> Option<Update> {
+    match st.closing.as_mut() {
+        Some(closing) => tokio::select! {
+            update = st.subscription.next() => update,
+            _ = closing.wait_for(|c| *c) => None,
+        },
+        None => st.subscription.next().await,
+    }
+}
+
+/// The event frame of `update` (`event:`, `id:`, one `data:` line of JSON), encoded
+/// once for every stream of the view that sends it.
+fn frame(app: &AppState, instance: u64, update: &Update) -> Bytes {
+    let id = event_id(instance, update.version());
+    let frame = |event: &str, json: String| -> Bytes {
+        // Compact JSON has no line break, so one `data:` line holds it.
+        format!("event: {event}\nid: {id}\ndata: {json}\n\n").into()
     };
-    Event::default()
-        .event(name)
-        .id(event_id(instance, update.version()))
-        .data(&*json)
+    match update {
+        Update::Snapshot(s) => app
+            .snapshot_frames
+            .get(s, |s| frame("snapshot", wire::snapshot_json(s))),
+        Update::Patch(p) => app
+            .patch_frames
+            .get(p, |p| frame("patch", wire::patch_json(p))),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
     use proptest::prelude::*;
 
     fn with_id(id: &[u8]) -> Option<HeaderMap> {

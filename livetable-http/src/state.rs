@@ -17,8 +17,11 @@ pub(crate) struct AppState {
     pub(crate) catalog: Catalog,
     pub(crate) keep_alive: Duration,
     pub(crate) retry: Duration,
+    /// Snapshots as JSON bodies.
     pub(crate) snapshots: Arc<EncodeCache<Snapshot>>,
-    pub(crate) patches: Arc<EncodeCache<Patch>>,
+    /// Snapshots and patches as event-stream frames.
+    pub(crate) snapshot_frames: Arc<EncodeCache<Snapshot>>,
+    pub(crate) patch_frames: Arc<EncodeCache<Patch>>,
 }
 
 impl AppState {
@@ -28,7 +31,8 @@ impl AppState {
             keep_alive,
             retry,
             snapshots: Arc::new(EncodeCache::new(16)),
-            patches: Arc::new(EncodeCache::new(64)),
+            snapshot_frames: Arc::new(EncodeCache::new(16)),
+            patch_frames: Arc::new(EncodeCache::new(64)),
         }
     }
 

@@ -60,23 +60,6 @@ pub fn patch_json(patch: &Patch) -> String {
     serde_json::to_string(&PatchJson(patch)).unwrap_or_default()
 }
 
-/// What can be sent as JSON (see [`crate::encode`]).
-pub(crate) trait ToJson {
-    fn to_json(&self) -> String;
-}
-
-impl ToJson for Snapshot {
-    fn to_json(&self) -> String {
-        snapshot_json(self)
-    }
-}
-
-impl ToJson for Patch {
-    fn to_json(&self) -> String {
-        patch_json(self)
-    }
-}
-
 struct SnapshotJson<'a>(&'a Snapshot);
 
 impl Serialize for SnapshotJson<'_> {
