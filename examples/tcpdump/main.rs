@@ -156,13 +156,12 @@ async fn first_fetch(args: &Args, query: &SharedQuery) -> Result<()> {
     Ok(())
 }
 
-fn table(args: &Args, spec: &Aggregate, query: SharedQuery) -> Result<Table> {
+fn table(args: &Args, query: SharedQuery) -> Result<Table> {
     Table::builder_shared("packets", query)
         .title("Network packets")
         .interval(args.interval)
-        .window(args.window)
+        // The default window and order are the spec's, which the source passes on.
         .allowed_windows(args.windows())
-        .default_order(spec.order_by().to_vec())
         .format_rule(FormatRule::DataBar {
             column: "total_size".into(),
             color: Color::new("#9ecae1")?,
@@ -208,7 +207,7 @@ async fn run(args: Args) -> std::result::Result<(), String> {
     first_fetch(&args, &query)
         .await
         .map_err(|e| format!("cannot read the packets: {e}{}", hint(&args, &e)))?;
-    let table = table(&args, &spec, query).map_err(|e| e.to_string())?;
+    let table = table(&args, query).map_err(|e| e.to_string())?;
     let catalog = Catalog::new().with(table).map_err(|e| e.to_string())?;
     let options = match &args.token {
         Some(t) => livetable::http::Options::default()

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use livetable::{
-    Aggregate, Error, FetchContext, Fetched, MemorySource, Result, Schema, TableQuery, Value,
-    Window,
+    Aggregate, Error, FetchContext, Fetched, MemorySource, Result, Schema, SourceProfile,
+    TableQuery, Value, Window,
 };
 use tracing::{info, warn};
 
@@ -245,6 +245,10 @@ pub(crate) struct FollowData {
 impl TableQuery for FollowData {
     fn schema(&self) -> &Schema {
         self.source.schema()
+    }
+
+    fn profile(&self) -> SourceProfile {
+        self.source.profile()
     }
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {

@@ -16,7 +16,7 @@ use crate::blocking;
 use crate::bucket::{BucketQuery, BucketRequest, BucketRow};
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::store::{BucketStore, StagedRow};
-use crate::query::{FetchContext, Fetched, TableQuery, Window};
+use crate::query::{FetchContext, Fetched, SourceProfile, TableQuery, Window};
 use crate::schema::Schema;
 
 /// The default bound on (bucket, group) entries: about 370 MB for the packet workload's
@@ -633,6 +633,10 @@ impl<Q: BucketQuery> TableQuery for BucketCache<Q> {
 
     fn shared_refresh(&self) -> bool {
         true
+    }
+
+    fn profile(&self) -> SourceProfile {
+        SourceProfile::of_aggregate(self.inner.store.spec()).with_longest_window(self.retention())
     }
 }
 

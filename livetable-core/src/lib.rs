@@ -82,7 +82,9 @@ pub use live::{
     ViewSpec,
 };
 pub use memory::{MemorySource, MemorySourceBuilder, MemoryStats};
-pub use query::{DynTableQuery, FetchContext, Fetched, SharedQuery, TableQuery, Window};
+pub use query::{
+    DynTableQuery, FetchContext, Fetched, SharedQuery, SourceProfile, TableQuery, Window,
+};
 pub use schema::{Column, Role, Row, Schema, Unit};
 pub use snapshot::{FetchInfo, Snapshot, Status};
 pub use value::{DataType, Value};

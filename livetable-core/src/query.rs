@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::{Aggregate, OrderBy};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::schema::{Row, Schema};
@@ -170,6 +171,56 @@ impl From<Vec<Row>> for Fetched {
     }
 }
 
+/// What a source tells the [`Table`](crate::Table)s built over it: what to show by
+/// default, and the longest window it can answer. Every field is optional: a table
+/// falls back to its own defaults (a 1 h window, no order) and allows any window.
+///
+/// ```
+/// use std::time::Duration;
+/// use livetable_core::{Aggregate, DataType, MemorySource, Metric, SourceProfile, TableQuery};
+/// let spec = Aggregate::builder()
+///     .time_column("ts").window(Duration::from_secs(900))
+///     .dimension("host", DataType::Text)
+///     .metric(Metric::count("n"))
+///     .order_by("n", livetable_core::Direction::Desc)
+///     .build()?;
+/// let source = MemorySource::builder(spec.clone()).retention(Duration::from_secs(3600)).build()?;
+/// let profile = source.profile();
+/// assert_eq!(profile.window, Some(Duration::from_secs(900)));
+/// assert_eq!(profile.order, spec.order_by());
+/// assert_eq!(profile.longest_window, Some(Duration::from_secs(3600)));
+/// # Ok::<(), livetable_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SourceProfile {
+    /// The window a table shows when it is not given one.
+    pub window: Option<Duration>,
+    /// The rows' order, which a table shows to viewers when it is not given one.
+    pub order: Vec<OrderBy>,
+    /// The longest window the source can answer in full (the retention of an
+    /// in-memory or cached source); a table refuses to offer a longer one. `None`: any.
+    pub longest_window: Option<Duration>,
+}
+
+impl SourceProfile {
+    /// The window and order of an [`Aggregate`], with no bound on the window: the
+    /// profile of a source that runs the aggregate in its store.
+    pub fn of_aggregate(spec: &Aggregate) -> Self {
+        SourceProfile {
+            window: Some(spec.window()),
+            order: spec.order_by().to_vec(),
+            longest_window: None,
+        }
+    }
+
+    /// Bounds the windows the source answers.
+    pub fn with_longest_window(mut self, longest: Duration) -> Self {
+        self.longest_window = Some(longest);
+        self
+    }
+}
+
 /// A data source for a live table: the trait to implement for your own data.
 ///
 /// Two methods: [`schema`](TableQuery::schema) says what the rows look like, and
@@ -242,6 +293,14 @@ pub trait TableQuery: Send + Sync + 'static {
     fn shared_refresh(&self) -> bool {
         false
     }
+
+    /// What a table over this source shows by default, and the longest window it can
+    /// answer; see [`SourceProfile`]. Default: nothing said. The sources built from an
+    /// [`Aggregate`] give its window and order (and their retention, when they have
+    /// one). A wrapper around another source should pass its profile on.
+    fn profile(&self) -> SourceProfile {
+        SourceProfile::default()
+    }
 }
 
 /// A boxed future, as returned by [`DynTableQuery`].
@@ -258,6 +317,8 @@ pub trait DynTableQuery: Send + Sync + 'static {
     fn dyn_fetch<'a>(&'a self, ctx: &'a FetchContext) -> BoxFuture<'a, Result<Fetched>>;
     /// See [`TableQuery::shared_refresh`].
     fn dyn_shared_refresh(&self) -> bool;
+    /// See [`TableQuery::profile`].
+    fn dyn_profile(&self) -> SourceProfile;
 }
 
 impl<T: TableQuery> DynTableQuery for T {
@@ -271,6 +332,10 @@ impl<T: TableQuery> DynTableQuery for T {
 
     fn dyn_shared_refresh(&self) -> bool {
         self.shared_refresh()
+    }
+
+    fn dyn_profile(&self) -> SourceProfile {
+        self.profile()
     }
 }
 
@@ -288,6 +353,10 @@ impl TableQuery for SharedQuery {
 
     fn shared_refresh(&self) -> bool {
         self.as_ref().dyn_shared_refresh()
+    }
+
+    fn profile(&self) -> SourceProfile {
+        self.as_ref().dyn_profile()
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use livetable_core::{
     Aggregate, BucketQuery, BucketRequest, BucketRow, Error, ErrorKind, FetchContext, Fetched,
-    Result, Row, Schema, TableQuery,
+    Result, Row, Schema, SourceProfile, TableQuery,
 };
 
 use crate::buckets::BucketFetch;
@@ -138,6 +138,10 @@ impl TableQuery for EsAggregate {
         self.plan.spec.schema()
     }
 
+    fn profile(&self) -> SourceProfile {
+        SourceProfile::of_aggregate(&self.plan.spec)
+    }
+
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
         let mut fetch = self.start(ctx)?;
         self.run(&mut fetch).await?;
@@ -235,6 +239,10 @@ impl EsTopN {
 impl TableQuery for EsTopN {
     fn schema(&self) -> &Schema {
         self.plan.spec.schema()
+    }
+
+    fn profile(&self) -> SourceProfile {
+        SourceProfile::of_aggregate(&self.plan.spec)
     }
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use livetable_core::{
     Aggregate, BucketQuery, BucketRequest, BucketRow, FetchContext, Fetched, Result, Schema,
-    TableQuery,
+    SourceProfile, TableQuery,
 };
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPool;
@@ -78,6 +78,10 @@ impl PgAggregate {
 impl TableQuery for PgAggregate {
     fn schema(&self) -> &Schema {
         self.spec.schema()
+    }
+
+    fn profile(&self) -> SourceProfile {
+        SourceProfile::of_aggregate(&self.spec)
     }
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {

@@ -133,6 +133,9 @@ struct Views {
     clock: u64,
 }
 
+/// The default window of a table whose source names none.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
+
 /// The default bound on views besides the default view ([`TableBuilder::max_views`]).
 pub const DEFAULT_MAX_VIEWS: usize = 16;
 /// The default bound on views of a source whose views share one refresh.
@@ -227,11 +230,11 @@ pub struct TableBuilder {
     title: Option<String>,
     query: SharedQuery,
     config: RefreshConfig,
-    window: Duration,
+    window: Option<Duration>,
     allowed_windows: Vec<Duration>,
     max_views: Option<usize>,
     max_views_per_client: usize,
-    default_order: Vec<OrderBy>,
+    default_order: Option<Vec<OrderBy>>,
     format_rules: Vec<FormatRule>,
 }
 
@@ -254,9 +257,10 @@ impl TableBuilder {
         self
     }
 
-    /// The default window (default 1 h).
+    /// The default window (default: the source's, see
+    /// [`SourceProfile`](crate::SourceProfile); else 1 h).
     pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
+        self.window = Some(window);
         self
     }
 
@@ -282,10 +286,10 @@ impl TableBuilder {
         self
     }
 
-    /// The rows' default order, shown to viewers (use the spec's order for an
-    /// [`Aggregate`](crate::Aggregate) source).
+    /// The rows' default order, shown to viewers (default: the source's, such as an
+    /// [`Aggregate`](crate::Aggregate)'s `order_by`; see [`SourceProfile`](crate::SourceProfile)).
     pub fn default_order(mut self, order: impl IntoIterator<Item = OrderBy>) -> Self {
-        self.default_order = order.into_iter().collect();
+        self.default_order = Some(order.into_iter().collect());
         self
     }
 
@@ -323,7 +327,10 @@ impl TableBuilder {
                 "max_views_per_client must be at least 1",
             )));
         }
-        let mut windows = vec![self.window];
+        let profile = self.query.dyn_profile();
+        let window = self.window.or(profile.window).unwrap_or(DEFAULT_WINDOW);
+        let default_order = self.default_order.unwrap_or(profile.order);
+        let mut windows = vec![window];
         windows.extend(self.allowed_windows.iter().copied());
         if windows.iter().any(|w| w.is_zero()) {
             return Err(ctx(Error::invalid_spec(
@@ -332,8 +339,18 @@ impl TableBuilder {
         }
         windows.sort();
         windows.dedup();
+        if let (Some(longest), Some(&widest)) = (profile.longest_window, windows.last())
+            && widest > longest
+        {
+            return Err(ctx(Error::invalid_spec(format!(
+                "the window {} is longer than the {} its source keeps, so its rows would \
+                 silently cover less; raise the source's retention or offer shorter windows",
+                format_window(widest),
+                format_window(longest)
+            ))));
+        }
         let schema = Arc::new(self.query.dyn_schema().clone());
-        for o in &self.default_order {
+        for o in &default_order {
             schema.require(&o.column).map_err(|e| {
                 ctx(Error::invalid_spec(format!(
                     "default order: {}",
@@ -354,11 +371,11 @@ impl TableBuilder {
                 query: self.query,
                 schema,
                 config: self.config,
-                window: self.window,
+                window,
                 allowed_windows: windows,
                 max_views,
                 max_views_per_client: self.max_views_per_client.min(max_views),
-                default_order: self.default_order,
+                default_order,
                 format_rules,
                 views: Mutex::new(Views::default()),
             }),
@@ -386,11 +403,11 @@ impl Table {
             title: None,
             query,
             config: RefreshConfig::default(),
-            window: Duration::from_secs(3600),
+            window: None,
             allowed_windows: Vec::new(),
             max_views: None,
             max_views_per_client: 4,
-            default_order: Vec::new(),
+            default_order: None,
             format_rules: Vec::new(),
         }
     }

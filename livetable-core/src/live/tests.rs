@@ -551,3 +551,63 @@ fn format_rules_and_names_are_validated_by_the_table() {
     );
     assert_eq!(catalog.get("x").unwrap_err().kind(), ErrorKind::NotFound);
 }
+
+/// A table takes its default window and order from its source, and refuses a window
+/// longer than the source keeps (its rows would silently cover less).
+#[test]
+fn tables_take_their_defaults_from_the_source_and_respect_its_retention() {
+    let spec = crate::Aggregate::builder()
+        .time_column("ts")
+        .window(Duration::from_secs(900))
+        .dimension("host", crate::DataType::Text)
+        .metric(crate::Metric::count("n"))
+        .order_by("n", crate::Direction::Desc)
+        .build()
+        .unwrap();
+    let source = crate::MemorySource::builder(spec.clone())
+        .retention(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let table = Table::builder("t", source.clone()).build().unwrap();
+    assert_eq!(table.window(), Duration::from_secs(900));
+    assert_eq!(table.default_order(), spec.order_by());
+    // Explicit settings win.
+    let table = Table::builder("t", source.clone())
+        .window(Duration::from_secs(300))
+        .default_order([])
+        .build()
+        .unwrap();
+    assert_eq!(table.window(), Duration::from_secs(300));
+    assert!(table.default_order().is_empty());
+    // Up to the retention is fine; past it is an error naming both.
+    Table::builder("t", source.clone())
+        .allowed_windows([Duration::from_secs(3600)])
+        .build()
+        .unwrap();
+    let err = Table::builder("t", source.clone())
+        .allowed_windows([Duration::from_secs(7200)])
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidSpec);
+    assert!(
+        err.message()
+            .contains("the window 2h is longer than the 1h"),
+        "{err}"
+    );
+    let err = Table::builder("t", source)
+        .window(Duration::from_secs(7200))
+        .build()
+        .unwrap_err();
+    assert!(
+        err.message().contains("raise the source's retention"),
+        "{err}"
+    );
+    // A source that says nothing: 1 h, no order, any window.
+    let probe = Probe::new(Mode::Rows(0));
+    let table = Table::builder("t", probe)
+        .allowed_windows([Duration::from_secs(30 * 86_400)])
+        .build()
+        .unwrap();
+    assert_eq!(table.window(), Duration::from_secs(3600));
+    assert!(table.default_order().is_empty());
+}

@@ -25,7 +25,7 @@ use crate::aggregate::Aggregate;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::key::hash_values;
-use crate::query::{FetchContext, Fetched, TableQuery};
+use crate::query::{FetchContext, Fetched, SourceProfile, TableQuery};
 use crate::schema::Schema;
 use crate::value::{DataType, Value};
 
@@ -612,6 +612,10 @@ impl TableQuery for MemorySource {
         let source = self.clone();
         let ctx = ctx.clone();
         crate::blocking::run(move || source.fetch_blocking(&ctx)).await
+    }
+
+    fn profile(&self) -> SourceProfile {
+        SourceProfile::of_aggregate(self.inner.store.spec()).with_longest_window(self.retention())
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use livetable_core::{
     Aggregate, BucketQuery, BucketRequest, BucketRow, DataType, Error, FetchContext, Fetched,
-    Result, Schema, TableQuery,
+    Result, Schema, SourceProfile, TableQuery,
 };
 use sqlx::mysql::MySqlPool;
 use sqlx::{AssertSqlSafe, Row as _};
@@ -149,6 +149,10 @@ fn ip_columns(spec: &Aggregate) -> Vec<String> {
 impl TableQuery for MySqlAggregate {
     fn schema(&self) -> &Schema {
         self.spec.schema()
+    }
+
+    fn profile(&self) -> SourceProfile {
+        SourceProfile::of_aggregate(&self.spec)
     }
 
     // `fetch` and `fetch_buckets` look like PostgreSQL's but run on other driver types
