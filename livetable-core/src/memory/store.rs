@@ -81,6 +81,19 @@ struct MergedWindows {
     tick: u64,
 }
 
+/// The buckets a fetch reads, picked under the ingest lock.
+struct Picked {
+    /// Bucket indices `[lo, hi)` of the window.
+    lo: i64,
+    hi: i64,
+    /// The first bucket after the horizon.
+    first_kept: i64,
+    /// Closed buckets (frozen), with their index: folded into the merged window.
+    closed: Vec<(i64, Arc<Groups>)>,
+    /// The bucket still being filled: combined at selection.
+    open: Vec<Arc<Groups>>,
+}
+
 /// Sizes of a store, for the stats of its owner.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct StoreSizes {
@@ -173,8 +186,11 @@ impl BucketStore {
     /// The table for `ctx`, merged from the buckets (synchronous and CPU-bound: async
     /// callers run it on the blocking pool). `data_end` is where the data stops when
     /// it is known to stop before the window's end (a cache's last tail query).
+    ///
+    /// Three steps: pick the buckets under the ingest lock (briefly), fold the closed
+    /// ones into the merged aggregate of the window's length, then select the rows
+    /// from it and the open bucket.
     pub(crate) fn serve(&self, ctx: &FetchContext, data_end: Option<i64>) -> Result<Fetched> {
-        let w = self.width;
         let nanos = |t: &DateTime<Utc>| {
             to_nanos(t).ok_or_else(|| {
                 Error::invalid_parameter(format!(
@@ -184,38 +200,8 @@ impl BucketStore {
             })
         };
         let (start, end) = (nanos(&ctx.window.start)?, nanos(&ctx.window.end)?);
-        let (lo, hi) = (start.div_euclid(w), ceil_div(end, w));
-
-        let (closed, open, first_kept) = {
-            let mut s = lock(&self.state);
-            if end > s.fetch_end_ns {
-                s.fetch_end_ns = end;
-                s.horizon_ns = s.horizon_ns.max(end.saturating_sub(self.retention));
-            }
-            s.evict(w);
-            let newest = s.newest_bucket;
-            let mut closed = Vec::new();
-            let mut open = Vec::new();
-            for (&i, b) in s.buckets.range(lo..hi) {
-                if i < newest {
-                    closed.push((i, b.clone()));
-                } else {
-                    open.push(b.clone());
-                }
-            }
-            (closed, open, s.horizon_ns.div_euclid(w))
-        };
-
-        let bound = |b: i64| {
-            b.checked_mul(w)
-                .map(DateTime::from_timestamp_nanos)
-                .unwrap_or(ctx.window.start)
-        };
-        let covered_end = match data_end {
-            Some(e) if e < hi.saturating_mul(w) => DateTime::from_timestamp_nanos(e),
-            _ => bound(hi),
-        };
-        let covered = Window::new(bound(lo.max(first_kept)), covered_end).unwrap_or(ctx.window);
+        let picked = self.pick(start, end);
+        let covered = self.covered(ctx.window, &picked, data_end);
 
         let schema = self.spec.schema();
         let mut filters = Vec::with_capacity(ctx.filters.len());
@@ -225,19 +211,62 @@ impl BucketStore {
         }
 
         let mut merged = lock(&self.merged);
-        let window = self.merged_window(&mut merged, end - start, first_kept);
-        window.update(&self.plan, &closed);
-        drop(closed);
+        let window = self.merged_window(&mut merged, end - start, picked.first_kept);
+        window.update(&self.plan, &picked.closed);
         let rows = select::rows(
             &self.plan,
             &self.spec,
             &window.merged,
             window.bounds.as_mut(),
-            &open,
+            &picked.open,
             &filters,
             ctx.limit,
         )?;
         Ok(Fetched::new(rows).covering(covered))
+    }
+
+    /// The buckets of `[start, end)` ns (shared, not copied), after moving the horizon
+    /// to the fetch's end and evicting what fell behind it.
+    fn pick(&self, start: i64, end: i64) -> Picked {
+        let w = self.width;
+        let (lo, hi) = (start.div_euclid(w), ceil_div(end, w));
+        let mut s = lock(&self.state);
+        if end > s.fetch_end_ns {
+            s.fetch_end_ns = end;
+            s.horizon_ns = s.horizon_ns.max(end.saturating_sub(self.retention));
+        }
+        s.evict(w);
+        let mut picked = Picked {
+            lo,
+            hi,
+            first_kept: s.horizon_ns.div_euclid(w),
+            closed: Vec::new(),
+            open: Vec::new(),
+        };
+        for (&i, b) in s.buckets.range(lo..hi) {
+            if i < s.newest_bucket {
+                picked.closed.push((i, b.clone()));
+            } else {
+                picked.open.push(b.clone());
+            }
+        }
+        picked
+    }
+
+    /// The window the rows really cover: whole buckets, from the first one kept, up
+    /// to where the data stops.
+    fn covered(&self, asked: Window, picked: &Picked, data_end: Option<i64>) -> Window {
+        let w = self.width;
+        let bound = |b: i64| {
+            b.checked_mul(w)
+                .map(DateTime::from_timestamp_nanos)
+                .unwrap_or(asked.start)
+        };
+        let end = match data_end {
+            Some(e) if e < picked.hi.saturating_mul(w) => DateTime::from_timestamp_nanos(e),
+            _ => bound(picked.hi),
+        };
+        Window::new(bound(picked.lo.max(picked.first_kept)), end).unwrap_or(asked)
     }
 
     /// The merged window for windows of `length` ns (created, evicting the least
