@@ -65,12 +65,13 @@ impl MetricKind {
 pub struct Metric {
     /// The output column's name.
     pub name: String,
-    /// What is computed.
+    /// What is computed over the group's events: `count`, `sum`, `avg`, `min`, `max`
+    /// or `count_distinct`; it fixes the output type (see [`MetricKind::output_type`]).
     pub kind: MetricKind,
     /// The input column (`None` for `count`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
-    /// Header label.
+    /// The column's header for viewers (the name when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// Unit hint; inherited from the input field when absent (except for counts).
@@ -138,10 +139,10 @@ impl Metric {
 pub struct Field {
     /// The column's name in the store.
     pub name: String,
-    /// Its type.
+    /// The type its values have (checked against the store's column by each backend).
     #[serde(rename = "type")]
     pub data_type: DataType,
-    /// Header label (for dimensions).
+    /// The column's header for viewers (dimensions only; the name when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// Unit hint, inherited by metrics over this field.
@@ -177,7 +178,7 @@ pub enum Direction {
 pub struct OrderBy {
     /// An output column (dimension or metric).
     pub column: String,
-    /// The direction.
+    /// Ascending (the default) or descending; `Null` sorts as the smallest value.
     #[serde(default)]
     pub direction: Direction,
 }
@@ -260,15 +261,15 @@ pub struct AggregateSpec {
     /// Other input columns metrics or filters read.
     #[serde(default)]
     pub fields: Vec<Field>,
-    /// The metric columns.
+    /// The metric columns, in output order after the dimensions.
     pub metrics: Vec<Metric>,
     /// Static filters on input columns, applied to every event.
     #[serde(default)]
     pub filters: Vec<Filter>,
-    /// Sort keys.
+    /// Sort keys, most significant first; they pick which rows the `limit` keeps.
     #[serde(default)]
     pub order_by: Vec<OrderBy>,
-    /// The most rows in the table.
+    /// The most rows in the table (the first in `order_by` order); none: every group.
     #[serde(default)]
     pub limit: Option<usize>,
 }
@@ -331,17 +332,17 @@ impl Aggregate {
         &self.schema
     }
 
-    /// The validated spec.
+    /// The spec as validated: filters hold values of their column's type.
     pub fn spec(&self) -> &AggregateSpec {
         &self.spec
     }
 
-    /// The time column.
+    /// The column holding each event's time, which the window applies to.
     pub fn time_column(&self) -> &str {
         &self.spec.time_column
     }
 
-    /// The window length.
+    /// The length of the sliding window a table shows by default.
     pub fn window(&self) -> Duration {
         self.spec.window
     }
@@ -366,12 +367,12 @@ impl Aggregate {
         &self.spec.filters
     }
 
-    /// The sort keys.
+    /// The sort keys, most significant first (see [`compare_rows`](Self::compare_rows)).
     pub fn order_by(&self) -> &[OrderBy] {
         &self.spec.order_by
     }
 
-    /// The row limit.
+    /// The most rows a fetch returns, the first in [`order_by`](Self::order_by) order.
     pub fn limit(&self) -> Option<usize> {
         self.spec.limit
     }

@@ -394,7 +394,8 @@ impl<Q: BucketQuery> BucketCache<Q> {
         &self.inner.query
     }
 
-    /// The bucket width.
+    /// The width of a time bucket: the step by which windows move, and the unit in
+    /// which the store is asked and the cache replaced.
     pub fn bucket_width(&self) -> Duration {
         self.inner.settings.width
     }

@@ -139,9 +139,9 @@ pub enum Comparison {
 pub enum FormatRule {
     /// Style cells whose value compares to `value` by `op`.
     Threshold {
-        /// The column.
+        /// The column whose cells are styled (any type).
         column: String,
-        /// The comparison.
+        /// How a cell compares with `value` to match (`gt`, `gte`, `lt`, `lte`, `eq`, `ne`).
         op: Comparison,
         /// The value compared with (of the column's type).
         value: Value,
@@ -150,9 +150,9 @@ pub enum FormatRule {
     },
     /// Style the cells of the `n` rows with the largest (or smallest) values.
     TopN {
-        /// The column.
+        /// The column ranked and styled; `Null` cells never rank.
         column: String,
-        /// How many rows.
+        /// How many rows are styled: exactly `n`, a tie at the edge cut in sort order.
         n: usize,
         /// `desc` for the largest (default), `asc` for the smallest.
         #[serde(default = "desc")]
@@ -174,7 +174,7 @@ pub enum FormatRule {
     DataBar {
         /// A numeric column.
         column: String,
-        /// The bar colour.
+        /// The bar's colour (its length is the cell's share of the column's largest).
         color: Color,
     },
 }

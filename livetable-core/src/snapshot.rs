@@ -33,7 +33,7 @@ pub enum Status {
     Stale {
         /// When the first failing fetch started.
         since: DateTime<Utc>,
-        /// The latest error.
+        /// The latest fetch's error, with the store's own words (for the log).
         error: Arc<Error>,
     },
 }

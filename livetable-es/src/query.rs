@@ -89,7 +89,7 @@ impl EsAggregate {
         })
     }
 
-    /// The spec.
+    /// The aggregate this source translates into composite aggregations.
     pub fn spec(&self) -> &Aggregate {
         &self.plan.spec
     }

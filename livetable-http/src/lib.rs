@@ -168,7 +168,8 @@ impl Options {
         self
     }
 
-    /// Builds the router.
+    /// The router serving `catalog` with these options (see [`router`] for the
+    /// defaults); nest it with [`nest`].
     pub fn router(self, catalog: Catalog) -> Router {
         let state = state::AppState::new(catalog, self.keep_alive, self.retry);
         let router = Router::new()

@@ -96,22 +96,23 @@ impl ServeConfig {
         self
     }
 
-    /// The header-read timeout.
+    /// How long a connection may take to send a request's headers before it is closed.
     pub fn header_read_timeout_value(&self) -> Duration {
         self.header_read_timeout
     }
 
-    /// The idle timeout.
+    /// How long a connection with no request in flight is kept open.
     pub fn idle_timeout_value(&self) -> Duration {
         self.idle_timeout
     }
 
-    /// The stall timeout.
+    /// How long a response (an event stream included) may wait on a client that reads
+    /// nothing before the connection is closed.
     pub fn stall_timeout_value(&self) -> Duration {
         self.stall_timeout
     }
 
-    /// The connection bound.
+    /// The most connections open at once; past it, new ones wait to be accepted.
     pub fn max_connections_value(&self) -> usize {
         self.max_connections
     }

@@ -58,7 +58,7 @@ impl PgAggregate {
         })
     }
 
-    /// The spec.
+    /// The aggregate this source translates into one `GROUP BY` statement.
     pub fn spec(&self) -> &Aggregate {
         &self.spec
     }

@@ -101,7 +101,7 @@ impl PgRawQuery {
         }
     }
 
-    /// The statement.
+    /// The SQL text run on every fetch, with its window placeholders.
     pub fn sql(&self) -> &str {
         &self.sql
     }

@@ -257,12 +257,13 @@ impl MemorySource {
         self.inner.store.spec()
     }
 
-    /// The bucket width.
+    /// The width of a time bucket: the step by which windows move and the rounding of
+    /// their edges (see [`Fetched::covered`]).
     pub fn bucket_width(&self) -> Duration {
         Duration::from_nanos(self.inner.store.width.unsigned_abs())
     }
 
-    /// The retention.
+    /// How far back events are kept: the longest window this source answers.
     pub fn retention(&self) -> Duration {
         Duration::from_nanos(self.inner.store.retention.unsigned_abs())
     }

@@ -63,7 +63,7 @@ impl MySqlAggregate {
         })
     }
 
-    /// The spec.
+    /// The aggregate this source translates into one `GROUP BY` statement.
     pub fn spec(&self) -> &Aggregate {
         &self.spec
     }

@@ -104,7 +104,7 @@ impl MySqlRawQuery {
         })
     }
 
-    /// The statement.
+    /// The SQL text run on every fetch, with its window placeholders.
     pub fn sql(&self) -> &str {
         &self.sql
     }
