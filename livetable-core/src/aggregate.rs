@@ -327,6 +327,44 @@ impl Aggregate {
         })
     }
 
+    /// The same aggregate grouped by the dimensions at `positions` only (in that
+    /// order): a roll-up. The other dimensions become plain input fields, so static
+    /// filters and metrics that read them still apply; sort keys on them are dropped.
+    /// Its schema is [`Schema::grouped`] of this one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use livetable_core::{Aggregate, DataType, Metric};
+    /// let spec = Aggregate::builder()
+    ///     .time_column("ts").window(Duration::from_secs(3600))
+    ///     .dimension("host", DataType::Text)
+    ///     .dimension("port", DataType::Int)
+    ///     .metric(Metric::count("n"))
+    ///     .build()?;
+    /// let by_port = spec.grouped(&[1])?;
+    /// assert_eq!(by_port.dimensions()[0].name, "port");
+    /// assert_eq!(by_port.schema().as_ref(), &spec.schema().grouped(&[1])?);
+    /// # Ok::<(), livetable_core::Error>(())
+    /// ```
+    pub fn grouped(&self, positions: &[usize]) -> Result<Aggregate> {
+        let schema = self.schema.grouped(positions)?;
+        let mut spec = self.spec.clone();
+        let dims = std::mem::take(&mut spec.dimensions);
+        spec.dimensions = positions.iter().map(|&p| dims[p].clone()).collect();
+        let dropped = dims
+            .into_iter()
+            .enumerate()
+            .filter(|(p, _)| !positions.contains(p))
+            .map(|(_, mut f)| {
+                f.label = None; // a label is a header, and a field has none
+                f
+            });
+        spec.fields.splice(0..0, dropped);
+        spec.order_by
+            .retain(|o| schema.index_of(&o.column).is_some());
+        Aggregate::from_spec(spec)
+    }
+
     /// The output schema: the dimensions (the row key), then the metrics.
     pub fn schema(&self) -> &Arc<Schema> {
         &self.schema

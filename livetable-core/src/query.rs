@@ -94,6 +94,12 @@ pub struct FetchContext {
     /// SQL backends do. For callers of [`TableQuery::fetch`]; live tables never set it
     /// (they keep every row the source returns).
     pub limit: Option<usize>,
+    /// Group by these dimension columns only (positions in the source's schema, in
+    /// the order wanted): the rows are then in [`Schema::grouped`] of the source's
+    /// schema, each metric rolled up over the groups merged. Only set for a source
+    /// whose [`supports_grouping`](TableQuery::supports_grouping) is true; filters
+    /// still apply to every dimension, before the roll-up.
+    pub group_by: Option<Vec<usize>>,
 }
 
 impl FetchContext {
@@ -103,6 +109,7 @@ impl FetchContext {
             window,
             filters: Vec::new(),
             limit: None,
+            group_by: None,
         }
     }
 
@@ -115,6 +122,12 @@ impl FetchContext {
     /// Sets the row limit.
     pub fn with_limit(mut self, limit: Option<usize>) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// Sets the grouping (see [`group_by`](Self::group_by)).
+    pub fn with_group_by(mut self, group_by: Option<Vec<usize>>) -> Self {
+        self.group_by = group_by;
         self
     }
 }
@@ -294,6 +307,15 @@ pub trait TableQuery: Send + Sync + 'static {
         false
     }
 
+    /// Whether [`fetch`](TableQuery::fetch) honours [`FetchContext::group_by`]: rows
+    /// grouped by fewer dimensions, each metric exact for that grouping (a roll-up of
+    /// a top-N would be a wrong table, so a source that cannot do it says `false`, the
+    /// default, and viewers asking for a grouping are told so). `MemorySource`,
+    /// `BucketCache` and the SQL and Elasticsearch aggregates group.
+    fn supports_grouping(&self) -> bool {
+        false
+    }
+
     /// What a table over this source shows by default, and the longest window it can
     /// answer; see [`SourceProfile`]. Default: nothing said. The sources built from an
     /// [`Aggregate`] give its window and order (and their retention, when they have
@@ -319,6 +341,8 @@ pub trait DynTableQuery: Send + Sync + 'static {
     fn dyn_shared_refresh(&self) -> bool;
     /// See [`TableQuery::profile`].
     fn dyn_profile(&self) -> SourceProfile;
+    /// See [`TableQuery::supports_grouping`].
+    fn dyn_supports_grouping(&self) -> bool;
 }
 
 impl<T: TableQuery> DynTableQuery for T {
@@ -336,6 +360,10 @@ impl<T: TableQuery> DynTableQuery for T {
 
     fn dyn_profile(&self) -> SourceProfile {
         self.profile()
+    }
+
+    fn dyn_supports_grouping(&self) -> bool {
+        self.supports_grouping()
     }
 }
 
@@ -357,6 +385,10 @@ impl TableQuery for SharedQuery {
 
     fn profile(&self) -> SourceProfile {
         self.as_ref().dyn_profile()
+    }
+
+    fn supports_grouping(&self) -> bool {
+        self.as_ref().dyn_supports_grouping()
     }
 }
 

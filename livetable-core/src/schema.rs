@@ -227,6 +227,46 @@ impl Schema {
         self.key_indices.iter().map(|&i| &self.columns[i])
     }
 
+    /// The schema of a view grouped by fewer dimensions: the dimension columns at
+    /// `positions` (in that order), then every other column in order. Fails unless
+    /// the positions are distinct dimension columns, at least one.
+    ///
+    /// ```
+    /// use livetable_core::{Column, DataType, Schema};
+    /// let schema = Schema::new(vec![
+    ///     Column::dimension("host", DataType::Text),
+    ///     Column::dimension("port", DataType::Int),
+    ///     Column::metric("requests", DataType::Int),
+    /// ])?;
+    /// let by_port = schema.grouped(&[1])?;
+    /// let names: Vec<&str> = by_port.columns().iter().map(|c| c.name.as_str()).collect();
+    /// assert_eq!(names, ["port", "requests"]);
+    /// # Ok::<(), livetable_core::Error>(())
+    /// ```
+    pub fn grouped(&self, positions: &[usize]) -> Result<Schema> {
+        if positions.is_empty() {
+            return Err(Error::invalid_parameter(
+                "a grouping needs at least one dimension",
+            ));
+        }
+        let mut columns = Vec::with_capacity(self.columns.len());
+        for (n, &p) in positions.iter().enumerate() {
+            match self.columns.get(p) {
+                Some(c) if c.is_dimension() && !positions[..n].contains(&p) => {
+                    columns.push(c.clone());
+                }
+                _ => {
+                    return Err(Error::invalid_parameter(format!(
+                        "column position {p} is not a dimension, or is given twice; {}",
+                        one_of(self.dimensions().map(|c| c.name.as_str()))
+                    )));
+                }
+            }
+        }
+        columns.extend(self.columns.iter().filter(|c| !c.is_dimension()).cloned());
+        Schema::new(columns)
+    }
+
     /// Checks that a row has one value per column, each of the column's type or null.
     pub fn check_row(&self, row: &Row) -> Result<()> {
         if row.len() != self.columns.len() {

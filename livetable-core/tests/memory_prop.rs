@@ -37,6 +37,8 @@ struct Case {
     chunks: Vec<Vec<RawEvent>>,
     windows: Vec<(i64, i64)>,
     viewer: Option<(u8, usize)>,
+    /// With two dimensions, also fetch grouped by `[1]`, `[0]` or `[1, 0]`.
+    regroup: usize,
 }
 
 /// Input columns: 0 host (text), 1 port (int), 2 size (int), 3 ratio (float, quarters).
@@ -81,9 +83,10 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(prop::collection::vec(event, 0..60), 1..4),
         prop::collection::vec((-100i64..2_100, 1i64..2_500), 1..4),
         prop::option::weighted(0.3, (0u8..4, 1usize..4)),
+        0usize..3,
     )
         .prop_map(
-            |(dims, metrics, order, limit, filter, width, chunks, windows, viewer)| Case {
+            |(dims, metrics, order, limit, filter, width, chunks, windows, viewer, regroup)| Case {
                 dims,
                 metrics,
                 order,
@@ -93,6 +96,7 @@ fn case() -> impl Strategy<Value = Case> {
                 chunks,
                 windows,
                 viewer,
+                regroup,
             },
         )
 }
@@ -291,11 +295,14 @@ proptest! {
             .unwrap_or_default();
         let viewer_limit = case.viewer.map(|(_, l)| l);
         let mut pushed: Vec<Vec<Value>> = Vec::new();
+        let mut raw: Vec<RawEvent> = Vec::new();
+        let grouping = [vec![1], vec![0], vec![1, 0]][case.regroup].clone();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         for chunk in &case.chunks {
             let events: Vec<Vec<Value>> = chunk.iter().map(|e| case.event(&spec, *e)).collect();
             source.push_batch(&events).unwrap();
             pushed.extend(events);
+            raw.extend(chunk.iter().copied());
             for &(start, len) in &case.windows {
                 let start = base() + TimeDelta::milliseconds(start * 1000 + 333);
                 let window = Window::new(start, start + TimeDelta::seconds(len)).unwrap();
@@ -320,6 +327,27 @@ proptest! {
                     }
                     (Err(e), Err(kind)) => prop_assert_eq!(e.kind(), kind),
                     (got, expected) => prop_assert!(false, "got {:?}, expected {:?}", got, expected),
+                }
+                if spec.dimensions().len() < 2 {
+                    continue;
+                }
+                // The same window grouped by fewer dimensions (or reordered) equals the
+                // direct aggregation of that grouping; the viewer's filter (on the
+                // first dimension, which the grouping may drop) applies to events.
+                let grouped = spec.grouped(&grouping).unwrap();
+                let kept: Vec<Vec<Value>> = raw
+                    .iter()
+                    .zip(&pushed)
+                    .filter(|(_, full)| viewer.iter().all(|f| f.matches(&full[1])))
+                    .map(|(r, _)| case.event(&grouped, *r))
+                    .collect();
+                let expected = naive(&grouped, &kept, covered, &[], viewer_limit);
+                let ctx = ctx.with_group_by(Some(grouping.clone()));
+                let got = rt.block_on(livetable_core::TableQuery::fetch(&source, &ctx));
+                match (got, expected) {
+                    (Ok(got), Ok(expected)) => prop_assert_eq!(got.rows, expected),
+                    (Err(e), Err(kind)) => prop_assert_eq!(e.kind(), kind),
+                    (got, expected) => prop_assert!(false, "grouped: got {:?}, expected {:?}", got, expected),
                 }
             }
         }

@@ -167,14 +167,19 @@ pub struct ViewSpec {
     pub window: Duration,
     /// Filters on dimension columns, validated and normalised.
     pub filters: Vec<Filter>,
+    /// The dimensions to group by (positions in the source's schema, in order), when
+    /// fewer than the source's: see [`FetchContext::group_by`]. The view's rows are
+    /// then in [`Schema::grouped`] of the source's schema.
+    pub group_by: Option<Vec<usize>>,
 }
 
 impl ViewSpec {
-    /// A view of `window` with no filter.
+    /// A view of `window` with no filter, grouped as the source is.
     pub fn new(window: Duration) -> Self {
         ViewSpec {
             window,
             filters: Vec::new(),
+            group_by: None,
         }
     }
 }
@@ -405,7 +410,10 @@ impl LiveTableBuilder {
                 "a live table runs a background task: start it inside a tokio runtime",
             )
         })?;
-        let schema = Arc::new(self.query.schema().clone());
+        let schema = Arc::new(match &self.view.group_by {
+            Some(positions) => self.query.schema().grouped(positions)?,
+            None => self.query.schema().clone(),
+        });
         let clock = WallClock::new();
         let window = Window::ending_at(clock.now(), self.view.window)?;
         let (snapshots, _) = watch::channel(Arc::new(Snapshot::loading(schema.clone(), window)));
@@ -772,7 +780,9 @@ async fn fetch_once(
 ) -> Result<(Window, Vec<Row>, Fetched)> {
     shared.counters.fetches.fetch_add(1, Ordering::AcqRel);
     let window = Window::ending_at(taken_at, shared.view.window)?;
-    let ctx = FetchContext::new(window).with_filters(shared.view.filters.clone());
+    let ctx = FetchContext::new(window)
+        .with_filters(shared.view.filters.clone())
+        .with_group_by(shared.view.group_by.clone());
     let mut fetched = guarded_fetch(shared, ctx).await?;
     let rows = finish_rows(shared, std::mem::take(&mut fetched.rows))?;
     Ok((window, rows, fetched))

@@ -38,6 +38,10 @@ pub struct ViewParams {
     /// `eq` / `in` filters on dimension columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Filter>,
+    /// Group by these dimensions only, in this order (a roll-up); every dimension
+    /// when absent. Filters still apply to any dimension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<Vec<String>>,
 }
 
 mod opt_humantime {
@@ -109,6 +113,15 @@ impl ViewParams {
     /// Adds a filter.
     pub fn with_filter(mut self, filter: Filter) -> Self {
         self.filters.push(filter);
+        self
+    }
+
+    /// Groups by these dimensions only, in this order.
+    pub fn with_group_by<S: Into<String>>(
+        mut self,
+        dimensions: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.group_by = Some(dimensions.into_iter().map(Into::into).collect());
         self
     }
 }
@@ -513,7 +526,52 @@ impl Table {
         filters.sort_by(|a, b| a.column().cmp(b.column()));
         let mut spec = ViewSpec::new(window);
         spec.filters = filters;
+        spec.group_by = match &params.group_by {
+            Some(names) => self.grouping(names).map_err(ctx)?,
+            None => None,
+        };
         Ok(spec)
+    }
+
+    /// The positions of a viewer's grouping, or `None` for every dimension in schema
+    /// order (the table's own grouping: the same view as no grouping).
+    fn grouping(&self, names: &[String]) -> Result<Option<Vec<usize>>> {
+        let schema = &self.inner.schema;
+        let dimensions = || one_of(schema.dimensions().map(|c| c.name.as_str()));
+        let invalid = |message: String| {
+            Error::invalid_parameter(message).with_context("parameter", "group_by")
+        };
+        if !self.inner.query.dyn_supports_grouping() {
+            return Err(invalid(
+                "this table's source cannot group its rows another way; ask without \
+                 `group_by` (the source must compute each grouping itself: rolling up \
+                 its top rows would show wrong totals)"
+                    .to_owned(),
+            ));
+        }
+        if names.is_empty() {
+            return Err(invalid(format!(
+                "`group_by` needs at least one dimension; {}",
+                dimensions()
+            )));
+        }
+        let mut positions = Vec::with_capacity(names.len());
+        for name in names {
+            let Some(p) = schema
+                .index_of(name)
+                .filter(|&p| schema.columns()[p].is_dimension())
+            else {
+                return Err(invalid(format!(
+                    "cannot group by `{name}`: not a dimension; {}",
+                    dimensions()
+                )));
+            };
+            if positions.contains(&p) {
+                return Err(invalid(format!("`{name}` is in `group_by` twice")));
+            }
+            positions.push(p);
+        }
+        Ok((positions != schema.key_indices()).then_some(positions))
     }
 
     /// The live table for these viewer parameters: shared with every viewer whose

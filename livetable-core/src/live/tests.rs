@@ -611,3 +611,91 @@ fn tables_take_their_defaults_from_the_source_and_respect_its_retention() {
     assert_eq!(table.window(), Duration::from_secs(3600));
     assert!(table.default_order().is_empty());
 }
+
+/// `group_by` is validated against the dimensions, the full grouping is the table's
+/// own view, and a source that cannot group is named as the reason.
+#[tokio::test]
+async fn groupings_are_validated_and_shared() {
+    let spec = crate::Aggregate::builder()
+        .time_column("ts")
+        .window(Duration::from_secs(600))
+        .dimension("host", crate::DataType::Text)
+        .dimension("port", crate::DataType::Int)
+        .metric(crate::Metric::count("n"))
+        .build()
+        .unwrap();
+    let source = crate::MemorySource::new(spec).unwrap();
+    let now = chrono::Utc::now();
+    for (host, port) in [("a", 1), ("a", 2), ("b", 1)] {
+        source
+            .push(&[Value::from(now), Value::from(host), Value::Int(port)])
+            .unwrap();
+    }
+    let table = Table::builder("t", source).build().unwrap();
+    let by_port = ViewParams::default().with_group_by(["port"]);
+    assert_eq!(table.normalise(&by_port).unwrap().group_by, Some(vec![1]));
+    // Every dimension in schema order is the table's own grouping: the default view.
+    let all = ViewParams::default().with_group_by(["host", "port"]);
+    assert_eq!(
+        table.normalise(&all).unwrap(),
+        table.normalise(&ViewParams::default()).unwrap()
+    );
+    assert_eq!(
+        table
+            .normalise(&ViewParams::default().with_group_by(["port", "host"]))
+            .unwrap()
+            .group_by,
+        Some(vec![1, 0])
+    );
+    for (names, expected) in [
+        (
+            vec!["n"],
+            "cannot group by `n`: not a dimension; valid ones are `host`, `port`",
+        ),
+        (vec!["nope"], "cannot group by `nope`"),
+        (vec!["port", "port"], "`port` is in `group_by` twice"),
+        (vec![], "needs at least one dimension"),
+    ] {
+        let err = table
+            .normalise(&ViewParams::default().with_group_by(names))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+        assert!(err.message().contains(expected), "{err}");
+        assert_eq!(err.context_value("parameter"), Some("group_by"));
+    }
+    // Viewers of one grouping share one view, whose rows are rolled up.
+    let a = table.view(&by_port).unwrap();
+    let b = table.view(&by_port).unwrap();
+    assert_eq!(table.view_count(), 1);
+    let snap = a.ready().await;
+    assert!(Arc::ptr_eq(&snap, &b.ready().await));
+    let names: Vec<&str> = snap
+        .schema
+        .columns()
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["port", "n"]);
+    let mut rows: Vec<Vec<Value>> = snap.rows.iter().map(|r| r.values().to_vec()).collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            vec![Value::Int(1), Value::Int(2)],
+            vec![Value::Int(2), Value::Int(1)]
+        ]
+    );
+
+    // A source that cannot group says so.
+    let probe = Table::builder("p", Probe::new(Mode::Rows(1)))
+        .build()
+        .unwrap();
+    let err = probe
+        .normalise(&ViewParams::default().with_group_by(["k"]))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    assert!(
+        err.message().contains("cannot group its rows another way"),
+        "{err}"
+    );
+}

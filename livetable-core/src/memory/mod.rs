@@ -615,6 +615,10 @@ impl TableQuery for MemorySource {
         crate::blocking::run(move || source.fetch_blocking(&ctx)).await
     }
 
+    fn supports_grouping(&self) -> bool {
+        true
+    }
+
     fn profile(&self) -> SourceProfile {
         SourceProfile::of_aggregate(self.inner.store.spec()).with_longest_window(self.retention())
     }

@@ -10,6 +10,7 @@ use super::merged::{CHUNK, ChunkBounds};
 use crate::aggregate::Aggregate;
 use crate::error::Result;
 use crate::filter::Filter;
+use crate::key::hash_values;
 use crate::schema::Row;
 use crate::value::Value;
 
@@ -149,4 +150,37 @@ pub(super) fn rows(
     let mut rows = top.rows;
     spec.order_and_limit(&mut rows, limit);
     Ok(rows)
+}
+
+/// The groups of `merged` and the `open` buckets that pass the dimension `filters`
+/// (key position, filter), merged by their values at `positions`: the same aggregate
+/// grouped by fewer dimensions. Partials merge exactly (sums add, extremes compare,
+/// distinct sets unite), so every metric is what a direct query with that grouping
+/// returns. O(groups).
+pub(super) fn roll_up(
+    plan: &AccumulatorPlan,
+    merged: &Groups,
+    open: &[Arc<Groups>],
+    filters: &[(usize, Filter)],
+    positions: &[usize],
+) -> Groups {
+    let mut rolled = Groups::new(plan.stride());
+    let mut key = Vec::with_capacity(positions.len());
+    for groups in std::iter::once(merged).chain(open.iter().map(|b| b.as_ref())) {
+        for r in 0..groups.len() {
+            let full = groups.key(r);
+            if !filters.iter().all(|(i, f)| f.matches(&full[*i])) {
+                continue;
+            }
+            key.clear();
+            key.extend(positions.iter().map(|&p| full[p].clone()));
+            let hash = hash_values(&key);
+            let row = match rolled.find_values(hash, &key) {
+                Some(row) => row,
+                None => rolled.insert(hash, &Arc::from(key.as_slice()), plan.init()),
+            };
+            plan.merge(rolled.slots_mut(row), groups.slots(r));
+        }
+    }
+    rolled
 }

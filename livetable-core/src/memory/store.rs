@@ -209,19 +209,46 @@ impl BucketStore {
             let (i, _) = schema.require(f.column())?;
             filters.push((i, f.clone()));
         }
+        let grouped = match &ctx.group_by {
+            Some(positions) => Some((positions, self.spec.grouped(positions)?)),
+            None => None,
+        };
 
         let mut merged = lock(&self.merged);
         let window = self.merged_window(&mut merged, end - start, picked.first_kept);
         window.update(&self.plan, &picked.closed);
-        let rows = select::rows(
-            &self.plan,
-            &self.spec,
-            &window.merged,
-            window.bounds.as_mut(),
-            &picked.open,
-            &filters,
-            ctx.limit,
-        )?;
+        let rows = match grouped {
+            None => select::rows(
+                &self.plan,
+                &self.spec,
+                &window.merged,
+                window.bounds.as_mut(),
+                &picked.open,
+                &filters,
+                ctx.limit,
+            )?,
+            Some((positions, spec)) => {
+                // Dimension filters apply to the full keys, before the roll-up; metric
+                // filters to the rolled-up rows, where metrics follow the grouping.
+                let dims = self.plan.dims;
+                let (on_keys, on_metrics): (Vec<_>, Vec<_>) =
+                    filters.into_iter().partition(|(i, _)| *i < dims);
+                let on_metrics: Vec<_> = on_metrics
+                    .into_iter()
+                    .map(|(i, f)| (i - dims + positions.len(), f))
+                    .collect();
+                let rolled = select::roll_up(
+                    &self.plan,
+                    &window.merged,
+                    &picked.open,
+                    &on_keys,
+                    positions,
+                );
+                drop(merged);
+                let plan = AccumulatorPlan::new(&spec);
+                select::rows(&plan, &spec, &rolled, None, &[], &on_metrics, ctx.limit)?
+            }
+        };
         Ok(Fetched::new(rows).covering(covered))
     }
 
