@@ -10,27 +10,9 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 
-/// One captured packet, in the columns of the packets table.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct CapturedPacket {
-    /// When tcpdump saw it.
-    pub(crate) ts: DateTime<Utc>,
-    /// Source address.
-    pub(crate) source_ip: IpAddr,
-    /// Source port (0 for ICMP and other port-less protocols).
-    pub(crate) source_port: u16,
-    /// Destination address.
-    pub(crate) destination_ip: IpAddr,
-    /// Destination port (0 when there is none).
-    pub(crate) destination_port: u16,
-    /// `TCP`, `UDP`, `ICMP` or `OTHER`.
-    pub(crate) protocol: &'static str,
-    /// The length tcpdump reports (payload length for TCP and UDP, message length for
-    /// ICMP), 0 when the line has none.
-    pub(crate) size: u32,
-}
+use super::workload::Packet;
 
 /// Splits `addr.port` (or a bare address) into its parts.
 fn endpoint(text: &str) -> Option<(IpAddr, Option<u16>)> {
@@ -59,8 +41,11 @@ fn length(rest: &str) -> u32 {
         .unwrap_or(0)
 }
 
-/// Parses one line; `None` when it is not an IPv4/IPv6 packet line.
-pub(crate) fn parse_line(line: &str) -> Option<CapturedPacket> {
+/// Parses one line; `None` when it is not an IPv4/IPv6 packet line. Port-less
+/// protocols get ports 0, the protocol is `TCP`, `UDP`, `ICMP` or `OTHER`, and the
+/// size is the length tcpdump reports (payload length for TCP and UDP, message length
+/// for ICMP; 0 when the line has none).
+pub(crate) fn parse_line(line: &str) -> Option<Packet> {
     let mut words = line.split_ascii_whitespace();
     let ts = words.next()?;
     let (secs, micros) = ts.split_once('.').unwrap_or((ts, "0"));
@@ -97,7 +82,7 @@ pub(crate) fn parse_line(line: &str) -> Option<CapturedPacket> {
         // tcpdump decodes UDP payloads (DNS, NTP, …) instead of saying "UDP".
         "UDP"
     };
-    Some(CapturedPacket {
+    Some(Packet {
         ts,
         source_ip,
         source_port: source_port.unwrap_or(0),

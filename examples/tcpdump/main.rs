@@ -29,11 +29,32 @@
 //! ```
 //!
 //! `--help` lists every flag.
+//!
+//! To start from a copy: these files (`workload.rs` generates the synthetic packets)
+//! and these dependencies:
+//!
+//! ```toml
+//! [dependencies]
+//! livetable = { version = "0.1", features = ["http", "sql", "mysql", "es"] }
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread", "time", "net", "signal"] }
+//! clap = { version = "4.5", features = ["derive", "env"] }
+//! chrono = "0.4"
+//! rand = "0.9"
+//! tracing = "0.1"
+//! tracing-subscriber = { version = "0.3", features = ["env-filter"] }
+//! # only for stores.rs (--source postgres, mysql, elasticsearch with --load-demo-data)
+//! serde_json = "1"
+//! elasticsearch = { version = "=9.1.0-alpha.1", default-features = false, features = ["rustls-tls"] }
+//! ```
 
 mod capture;
 mod cli;
 mod stores;
 mod traffic;
+// `pub` items: livetable's own tests and benchmarks include this file as their
+// reference workload and re-export them.
+#[allow(unreachable_pub)]
+mod workload;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -46,10 +67,10 @@ use livetable::{
     Aggregate, Catalog, CellStyle, Color, DataType, Direction, FetchContext, FormatRule, Metric,
     Result, SharedQuery, Table, TableQuery, Unit, Window,
 };
-use livetable_testkit::workload::EventLayout;
 use tracing::info;
 
 use self::cli::{Args, SourceKind, WindowEnd};
+use self::traffic::EventLayout;
 
 /// How long the startup check may wait for the store's first answer.
 const FIRST_FETCH_TIMEOUT: Duration = Duration::from_secs(20);
@@ -91,7 +112,7 @@ async fn source(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
         SourceKind::Memory => {
             let longest = args.windows().last().copied().unwrap_or(args.window);
             let memory = traffic::memory_source(spec.clone(), longest)?;
-            let layout = EventLayout::new(&spec)?;
+            let layout = EventLayout::new(&spec);
             let newest = Arc::new(AtomicI64::new(i64::MIN));
             if args.tcpdump_stdin {
                 info!("reading tcpdump -l -nn -tt output from standard input");

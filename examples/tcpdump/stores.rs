@@ -17,12 +17,12 @@ use livetable::sql::{MySqlBackend, PgBackend};
 use livetable::{
     Aggregate, BucketCache, BucketQuery, Error, ErrorKind, Result, SharedQuery, TableQuery,
 };
-use livetable_testkit::workload::{Packet, Workload};
 use serde_json::json;
 use tracing::info;
 
 use super::cli::Args;
 use super::traffic::spawn_live_traffic;
+use super::workload::{Packet, Workload};
 
 /// The store's source as the table's query: behind a bucket cache (one query for the
 /// newest buckets per tick, every view merged in memory), or, with `--direct`, asked

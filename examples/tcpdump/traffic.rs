@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use livetable::{
-    Aggregate, Error, FetchContext, Fetched, MemorySource, Result, Schema, TableQuery, Window,
+    Aggregate, Error, FetchContext, Fetched, MemorySource, Result, Schema, TableQuery, Value,
+    Window,
 };
-use livetable_testkit::workload::{EventLayout, LiveTraffic, Packet, Workload};
 use tracing::{info, warn};
 
-use super::capture::{CapturedPacket, parse_line};
+use super::capture::parse_line;
+use super::workload::{Field, LiveTraffic, Packet, Workload};
 
 /// Events pushed per batch (one lock per batch).
 const BATCH: usize = 50_000;
@@ -32,6 +33,36 @@ pub(crate) fn memory_source(spec: Aggregate, longest_window: Duration) -> Result
         .build()
 }
 
+/// Turns packets into the events of a spec: its event columns (see
+/// [`Aggregate::event_columns`]), each read from the packet by name.
+#[derive(Clone, Debug)]
+pub(crate) struct EventLayout {
+    columns: Vec<String>,
+}
+
+impl EventLayout {
+    pub(crate) fn new(spec: &Aggregate) -> Self {
+        let columns = spec.event_columns().map(|(name, _)| name.into()).collect();
+        EventLayout { columns }
+    }
+
+    /// The event of one packet; fails on a column packets do not have. (The source
+    /// checks the types when the event is pushed.)
+    pub(crate) fn event(&self, p: &Packet) -> Result<Vec<Value>> {
+        self.columns
+            .iter()
+            .map(|c| match p.field(c) {
+                Some(Field::Time(t)) => Ok(Value::Timestamp(t)),
+                Some(Field::Ip(ip)) => Ok(Value::Ip(ip)),
+                Some(Field::Int(n)) => Ok(Value::Int(n)),
+                Some(Field::Text(s)) => Ok(Value::from(s)),
+                None => Err(Error::invalid_spec(format!("packets have no column `{c}`"))
+                    .with_context("column", c)),
+            })
+            .collect()
+    }
+}
+
 /// Pushes packets into `source` in batches; returns how many were kept.
 pub(crate) fn push_packets(
     source: &MemorySource,
@@ -40,7 +71,11 @@ pub(crate) fn push_packets(
 ) -> Result<usize> {
     let mut kept = 0;
     for chunk in packets.chunks(BATCH) {
-        kept += source.push_batch(layout.events(chunk))?;
+        let events: Vec<Vec<Value>> = chunk
+            .iter()
+            .map(|p| layout.event(p))
+            .collect::<Result<_>>()?;
+        kept += source.push_batch(events)?;
     }
     Ok(kept)
 }
@@ -175,7 +210,7 @@ fn read_capture(
         match parse_line(text.trim_end()) {
             Some(p) => {
                 newest.fetch_max(p.ts.timestamp_millis(), Ordering::Relaxed);
-                match source.push(&layout.event(&packet(&p))) {
+                match layout.event(&p).and_then(|event| source.push(&event)) {
                     Ok(()) => counts.packets += 1,
                     Err(e) => {
                         counts.skipped += 1;
@@ -197,18 +232,6 @@ fn read_capture(
         }
     }
     counts
-}
-
-fn packet(p: &CapturedPacket) -> Packet {
-    Packet {
-        ts: p.ts,
-        source_ip: p.source_ip,
-        source_port: p.source_port,
-        destination_ip: p.destination_ip,
-        destination_port: p.destination_port,
-        protocol: p.protocol,
-        size: p.size,
-    }
 }
 
 /// A source whose window ends at the newest packet read rather than at the clock:
@@ -248,6 +271,34 @@ mod tests {
     use livetable::Value;
 
     #[test]
+    fn layout_reads_the_spec_columns_from_packets() {
+        let spec = super::super::packet_spec(Duration::from_secs(3600), 10).unwrap();
+        let p = Workload::new(3).generate(1, Utc::now())[0];
+        let event = EventLayout::new(&spec).event(&p).unwrap();
+        assert_eq!(
+            event,
+            [
+                Value::Timestamp(p.ts),
+                Value::Ip(p.source_ip),
+                Value::Int(p.source_port.into()),
+                Value::Ip(p.destination_ip),
+                Value::Int(p.destination_port.into()),
+                Value::from(p.protocol),
+                Value::Int(p.size.into()),
+            ]
+        );
+        let host = Aggregate::builder()
+            .time_column("ts")
+            .window(Duration::from_secs(60))
+            .dimension("host", livetable::DataType::Text)
+            .metric(livetable::Metric::count("n"))
+            .build()
+            .unwrap();
+        let err = EventLayout::new(&host).event(&p).unwrap_err();
+        assert_eq!(err.context_value("column"), Some("host"));
+    }
+
+    #[test]
     fn pacer_keeps_fractions() {
         let mut p = Pacer::new(2.5);
         let total: usize = (0..8).map(|_| p.take(Duration::from_millis(250))).sum();
@@ -259,7 +310,7 @@ mod tests {
     async fn stdin_lines_are_counted_and_replayed_at_their_own_time() {
         let spec = super::super::packet_spec(Duration::from_secs(3600), 10).unwrap();
         let source = memory_source(spec.clone(), Duration::from_secs(3600)).unwrap();
-        let layout = EventLayout::new(&spec).unwrap();
+        let layout = EventLayout::new(&spec);
         let newest: Newest = Arc::new(AtomicI64::new(i64::MIN));
         let follow = FollowData {
             source: source.clone(),
