@@ -1,4 +1,4 @@
-//! Shared test support: a fresh PostgreSQL schema per test, and loading events.
+//! PostgreSQL test support: a fresh schema per test, and loading events.
 //!
 //! Each test gets its own schema (`lt_<name>_<pid>_<n>`) in the `DATABASE_URL`
 //! database, rather than `#[sqlx::test]`'s database per test: that attribute needs
@@ -9,14 +9,16 @@
 //!
 //! When the database cannot be reached the test prints a notice and passes, unless
 //! `LIVETABLE_REQUIRE_SERVICES=1` (CI), where it fails.
-#![allow(dead_code, unreachable_pub)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use livetable_core::{DataType, Value};
-use livetable_sql::PgBackend;
+use livetable_core::{Aggregate, DataType, Result, Value};
+use livetable_sql::{PgAggregate, PgBackend};
+use livetable_testkit::private_server::PrivatePostgres;
 use sqlx::{Arguments, AssertSqlSafe, postgres::PgArguments};
+
+use super::{Dialect, TestStore};
 
 /// The database URL (`DATABASE_URL`, default `postgres://root@127.0.0.1/test`).
 pub fn database_url() -> String {
@@ -32,57 +34,6 @@ pub struct TestDb {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl TestDb {
-    /// Connects and creates a fresh schema; `None` (after a notice) when PostgreSQL is
-    /// unreachable and services are not required.
-    pub async fn new(name: &str) -> Option<TestDb> {
-        let url = database_url();
-        let pg = PgBackend::builder()
-            .url(&url)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .expect("a valid DATABASE_URL");
-        if let Err(e) = sqlx::query("SELECT 1").execute(pg.pool()).await {
-            livetable_testkit::services::missing(
-                "PostgreSQL",
-                format_args!("{url} is unreachable ({e}); set DATABASE_URL ({name})"),
-            );
-            return None;
-        }
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let schema = format!("lt_{name}_{}_{n}", std::process::id());
-        for sql in [
-            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            format!("CREATE SCHEMA {schema}"),
-        ] {
-            sqlx::query(AssertSqlSafe(sql))
-                .execute(pg.pool())
-                .await
-                .expect("create the test schema");
-        }
-        Some(TestDb { pg, schema })
-    }
-
-    /// `schema.table`.
-    pub fn table(&self, name: &str) -> String {
-        format!("{}.{name}", self.schema)
-    }
-
-    /// Runs a statement with no parameter.
-    pub async fn exec(&self, sql: &str) {
-        sqlx::query(AssertSqlSafe(sql.to_owned()))
-            .execute(self.pg.pool())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// A `SELECT count(*)`.
-    pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-            .fetch_one(self.pg.pool())
-            .await
-            .unwrap_or_else(|e| panic!("count {table}: {e}"))
-    }
-
     /// Creates `table` with `columns` and inserts `events` with one `INSERT … SELECT
     /// FROM UNNEST(…)` per 5,000 rows (one typed array parameter per column).
     pub async fn load(&self, table: &str, columns: &[(&str, DataType)], events: &[Vec<Value>]) {
@@ -161,13 +112,6 @@ impl TestDb {
                 .unwrap_or_else(|e| panic!("load {table}: {e}"));
         }
     }
-
-    /// Drops the schema (call at the end of a passing test).
-    pub async fn drop(self) {
-        self.exec(&format!("DROP SCHEMA {} CASCADE", self.schema))
-            .await;
-        self.pg.pool().close().await;
-    }
 }
 
 /// The PostgreSQL type a livetable type is stored as.
@@ -180,5 +124,101 @@ pub fn pg_type(t: DataType) -> &'static str {
         DataType::Timestamp => "timestamptz",
         DataType::Ip => "inet",
         other => panic!("no PostgreSQL type for {other}"),
+    }
+}
+
+impl TestStore for TestDb {
+    type Backend = PgBackend;
+
+    async fn new(name: &str) -> Option<Self> {
+        let url = database_url();
+        let pg = PgBackend::builder()
+            .url(&url)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("a valid DATABASE_URL");
+        if let Err(e) = sqlx::query("SELECT 1").execute(pg.pool()).await {
+            livetable_testkit::services::missing(
+                "PostgreSQL",
+                format_args!("{url} is unreachable ({e}); set DATABASE_URL ({name})"),
+            );
+            return None;
+        }
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let schema = format!("lt_{name}_{}_{n}", std::process::id());
+        for sql in [
+            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            format!("CREATE SCHEMA {schema}"),
+        ] {
+            sqlx::query(AssertSqlSafe(sql))
+                .execute(pg.pool())
+                .await
+                .expect("create the test schema");
+        }
+        Some(TestDb { pg, schema })
+    }
+
+    fn backend(&self) -> &PgBackend {
+        &self.pg
+    }
+
+    fn namespace(&self) -> &str {
+        &self.schema
+    }
+
+    async fn drop(self) {
+        self.exec(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .await;
+        self.pg.pool().close().await;
+    }
+}
+
+impl Dialect for PgBackend {
+    type Query = PgAggregate;
+    type Server = PrivatePostgres;
+
+    const NAME: &'static str = "postgres";
+    const TIMESTAMP: &'static str = "timestamptz";
+    const TEXT: &'static str = "text";
+    const BIGINT: &'static str = "int8";
+    const INT: &'static str = "int4";
+    const QUOTE: char = '"';
+    const CODE: &'static str = "sqlstate";
+    const UNKNOWN_TABLE: &'static str = "42P01";
+    const UNKNOWN_COLUMN: &'static str = "42703";
+
+    fn ago(n: u32, unit: &str) -> String {
+        format!("now() - interval '{n} {unit}'")
+    }
+
+    fn connect(url: &str, connect_timeout: Duration, statement_timeout: Duration) -> Self {
+        PgBackend::builder()
+            .url(url)
+            .connect_timeout(connect_timeout)
+            .statement_timeout(statement_timeout)
+            .build()
+            .expect("a valid PostgreSQL URL")
+    }
+
+    fn query(&self, table: &str, spec: Aggregate) -> Result<PgAggregate> {
+        self.aggregate(table, spec)
+    }
+
+    async fn exec(&self, sql: &str) {
+        sqlx::query(AssertSqlSafe(sql.to_owned()))
+            .execute(self.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(self.pool())
+            .await
+            .unwrap_or_else(|e| panic!("count {table}: {e}"))
+    }
+
+    async fn close(&self) {
+        self.pool().close().await;
     }
 }
