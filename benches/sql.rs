@@ -24,7 +24,8 @@
 //! statement through `sqlx::query_with(..).fetch_all`.
 //!
 //! Besides criterion's report, an interleaved run (the two paths alternating, so drift
-//! on a shared machine hits both alike) prints the medians and their ratio.
+//! on a shared machine hits both alike) prints the medians, p95 and maxima, and the
+//! ratio of the medians. Both databases go through the one comparison, `Paths::compare`.
 #![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
 
 use std::hint::black_box;
@@ -35,7 +36,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use livetable::sql::PgBackend;
 use livetable::sql::sqlx::{self, Arguments, AssertSqlSafe, postgres::PgArguments};
-use livetable::{FetchContext, TableQuery, Window};
+use livetable::{FetchContext, Fetched, TableQuery, Window};
 use livetable_testkit::workload::{Workload, five_dim_spec};
 
 #[path = "common/packets_pg.rs"]
@@ -112,113 +113,143 @@ fn bench(c: &mut Criterion) {
     });
     let Some(pg) = pg else { return };
 
-    // The small table: the last 5,000 packets of the hour, where the database's work
-    // is a few milliseconds, so the client side (rendering, decoding) is what shows.
     rt.block_on(async {
-        exec(&pg, &format!("DROP TABLE IF EXISTS {SMALL_TABLE}")).await;
-        exec(
-            &pg,
-            &format!(
-                "CREATE TABLE {SMALL_TABLE} AS SELECT * FROM {TABLE} ORDER BY ts DESC LIMIT 5000"
-            ),
-        )
-        .await;
-        exec(&pg, &format!("ANALYZE {SMALL_TABLE}")).await;
+        for sql in small_table("ANALYZE") {
+            exec(&pg, &sql).await;
+        }
     });
-    compare(
-        c,
-        &rt,
-        &pg,
-        TABLE,
-        "sql/5dim_top500",
-        11,
-        Duration::from_secs(15),
-    );
-    compare(
-        c,
-        &rt,
-        &pg,
-        SMALL_TABLE,
-        "sql/5dim_top500_5k_rows",
-        201,
-        Duration::from_secs(5),
-    );
+    for (table, name, rounds, measurement) in [
+        (TABLE, "sql/5dim_top500", 11, Duration::from_secs(15)),
+        (
+            SMALL_TABLE,
+            "sql/5dim_top500_5k_rows",
+            201,
+            Duration::from_secs(5),
+        ),
+    ] {
+        let source = pg.aggregate(table, five_dim_spec()).unwrap();
+        let ctx = ctx();
+        let sql = source.sql(&ctx).unwrap();
+        let direct = || {
+            rt.block_on(async {
+                let mut args = PgArguments::default();
+                args.add(ctx.window.start).unwrap();
+                args.add(ctx.window.end).unwrap();
+                args.add(Some(500_i64)).unwrap();
+                sqlx::query_with(AssertSqlSafe(sql.clone()), args)
+                    .fetch_all(pg.pool())
+                    .await
+                    .unwrap()
+            })
+        };
+        let paths = Paths {
+            rt: &rt,
+            source: &source,
+            ctx: &ctx,
+            sql: &sql,
+        };
+        paths.compare(c, name, rounds, measurement, direct);
+    }
     #[cfg(feature = "mysql")]
     mysql::bench(c, &rt);
 }
 
-/// Benchmarks the two paths over `table`, after checking they agree and printing the
-/// interleaved medians of `rounds` alternating runs.
-fn compare(
-    c: &mut Criterion,
-    rt: &tokio::runtime::Runtime,
-    pg: &PgBackend,
-    table: &str,
-    name: &str,
-    rounds: usize,
-    measurement: Duration,
-) {
-    let source = pg.aggregate(table, five_dim_spec()).unwrap();
-    let ctx = FetchContext::new(Window::ending_at(end(), Duration::from_secs(3600)).unwrap());
-    let sql = source.sql(&ctx).unwrap();
-    println!("{name} statement: {sql}");
+/// The statements that make the small table: the last 5,000 packets of the hour, where
+/// the database's work is a few milliseconds, so the client side (rendering, decoding)
+/// is what shows. `analyze` is the dialect's `ANALYZE` (`ANALYZE TABLE` on MySQL).
+fn small_table(analyze: &str) -> [String; 3] {
+    [
+        format!("DROP TABLE IF EXISTS {SMALL_TABLE}"),
+        format!("CREATE TABLE {SMALL_TABLE} AS SELECT * FROM {TABLE} ORDER BY ts DESC LIMIT 5000"),
+        format!("{analyze} {SMALL_TABLE}"),
+    ]
+}
 
-    let through_livetable = || {
-        rt.block_on(async {
-            let fetched = source.fetch(&ctx).await.unwrap();
+/// The window of every fetch: the workload's hour.
+fn ctx() -> FetchContext {
+    FetchContext::new(Window::ending_at(end(), Duration::from_secs(3600)).unwrap())
+}
+
+/// The two paths to one table's top 500: through livetable (`source`), and the same
+/// statement `sql` run directly by the backend's caller.
+struct Paths<'a, Q> {
+    rt: &'a tokio::runtime::Runtime,
+    source: &'a Q,
+    ctx: &'a FetchContext,
+    sql: &'a str,
+}
+
+impl<Q: TableQuery> Paths<'_, Q> {
+    fn through_livetable(&self) -> Fetched {
+        self.rt.block_on(async {
+            let fetched = self.source.fetch(self.ctx).await.unwrap();
             assert_eq!(fetched.rows.len(), 500);
             black_box(fetched)
         })
-    };
-    let direct = || {
-        rt.block_on(async {
-            let mut args = PgArguments::default();
-            args.add(ctx.window.start).unwrap();
-            args.add(ctx.window.end).unwrap();
-            args.add(Some(500_i64)).unwrap();
-            let rows = sqlx::query_with(AssertSqlSafe(sql.clone()), args)
-                .fetch_all(pg.pool())
-                .await
-                .unwrap();
+    }
+
+    /// Benchmarks livetable against `direct` (which runs the statement with sqlx, the
+    /// baseline: no rendering, no decoding), after checking they agree and printing
+    /// the interleaved medians of `rounds` alternating runs.
+    fn compare<R: sqlx::Row>(
+        &self,
+        c: &mut Criterion,
+        name: &str,
+        rounds: usize,
+        measurement: Duration,
+        direct: impl Fn() -> Vec<R>,
+    ) where
+        usize: sqlx::ColumnIndex<R>,
+        i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        println!("{name} statement: {}", self.sql);
+        let direct = || {
+            let rows = direct();
             assert_eq!(rows.len(), 500);
             black_box(rows)
-        })
-    };
-    // Both paths give the same table: every row agrees on the count column.
-    let first = through_livetable();
-    let first_direct = direct();
-    for (row, direct_row) in first.rows.iter().zip(&first_direct) {
-        let count: i64 = sqlx::Row::get(direct_row, 5);
-        assert_eq!(row[5].as_i64(), Some(count));
-    }
+        };
+        // Both paths give the same table: every row agrees on the count column.
+        let first = self.through_livetable();
+        let first_direct = direct();
+        for (row, direct_row) in first.rows.iter().zip(&first_direct) {
+            let count: i64 = direct_row.get(5);
+            assert_eq!(row[5].as_i64(), Some(count));
+        }
 
-    // Interleaved medians: drift on a shared machine hits both paths alike.
-    let mut lt = Vec::new();
-    let mut dr = Vec::new();
-    for _ in 0..rounds {
-        let t = Instant::now();
-        through_livetable();
-        lt.push(t.elapsed());
-        let t = Instant::now();
-        direct();
-        dr.push(t.elapsed());
-    }
-    lt.sort();
-    dr.sort();
-    let (lt, dr) = (lt[lt.len() / 2], dr[dr.len() / 2]);
-    println!(
-        "{name}: interleaved medians ({rounds} each): livetable_sql {lt:.2?}, sqlx_direct {dr:.2?}, \
-         overhead ratio {:.3}",
-        lt.as_secs_f64() / dr.as_secs_f64()
-    );
+        // Interleaved: drift on a shared machine hits both paths alike.
+        let mut lt = Vec::new();
+        let mut dr = Vec::new();
+        for _ in 0..rounds {
+            let t = Instant::now();
+            self.through_livetable();
+            lt.push(t.elapsed());
+            let t = Instant::now();
+            direct();
+            dr.push(t.elapsed());
+        }
+        lt.sort();
+        dr.sort();
+        let pct = |v: &[Duration], p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "{name}: interleaved ({rounds} each): livetable_sql median {:.2?} p95 {:.2?} max {:.2?}; \
+             sqlx_direct median {:.2?} p95 {:.2?} max {:.2?}; median ratio {:.3}",
+            pct(&lt, 0.5),
+            pct(&lt, 0.95),
+            pct(&lt, 1.0),
+            pct(&dr, 0.5),
+            pct(&dr, 0.95),
+            pct(&dr, 1.0),
+            pct(&lt, 0.5).as_secs_f64() / pct(&dr, 0.5).as_secs_f64()
+        );
 
-    let mut group = c.benchmark_group(name);
-    group.sample_size(10);
-    group.warm_up_time(Duration::from_secs(2));
-    group.measurement_time(measurement);
-    group.bench_function("livetable_sql", |b| b.iter(through_livetable));
-    group.bench_function("sqlx_direct", |b| b.iter(direct));
-    group.finish();
+        let mut group = c.benchmark_group(name);
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_secs(2));
+        group.measurement_time(measurement);
+        group.bench_function("livetable_sql", |b| b.iter(|| self.through_livetable()));
+        group.bench_function("sqlx_direct", |b| b.iter(direct));
+        group.finish();
+    }
 }
 
 /// The same comparison on MySQL / MariaDB.
@@ -314,113 +345,44 @@ mod mysql {
                 return None;
             }
             load(&db).await;
-            exec(&db, &format!("DROP TABLE IF EXISTS {SMALL_TABLE}")).await;
-            exec(
-                &db,
-                &format!(
-                    "CREATE TABLE {SMALL_TABLE} AS SELECT * FROM {TABLE} ORDER BY ts DESC LIMIT 5000"
-                ),
-            )
-            .await;
-            exec(&db, &format!("ANALYZE TABLE {SMALL_TABLE}")).await;
+            for sql in small_table("ANALYZE TABLE") {
+                exec(&db, &sql).await;
+            }
             Some(db)
         });
         let Some(db) = db else { return };
-        compare(
-            c,
-            rt,
-            &db,
-            TABLE,
-            "sql_mysql/5dim_top500",
-            11,
-            Duration::from_secs(20),
-        );
-        compare(
-            c,
-            rt,
-            &db,
-            SMALL_TABLE,
-            "sql_mysql/5dim_top500_5k_rows",
-            201,
-            Duration::from_secs(5),
-        );
-    }
-
-    fn compare(
-        c: &mut Criterion,
-        rt: &tokio::runtime::Runtime,
-        db: &MySqlBackend,
-        table: &str,
-        name: &str,
-        rounds: usize,
-        measurement: Duration,
-    ) {
-        let source = db.aggregate(table, five_dim_spec()).unwrap();
-        let ctx = FetchContext::new(Window::ending_at(end(), Duration::from_secs(3600)).unwrap());
-        let sql = rt.block_on(source.sql(&ctx)).unwrap();
-        println!("{name} statement: {sql}");
-
-        let through_livetable = || {
-            rt.block_on(async {
-                let fetched = source.fetch(&ctx).await.unwrap();
-                assert_eq!(fetched.rows.len(), 500);
-                black_box(fetched)
-            })
-        };
-        let direct = || {
-            rt.block_on(async {
-                let mut args = MySqlArguments::default();
-                args.add(ctx.window.start.naive_utc()).unwrap();
-                args.add(ctx.window.end.naive_utc()).unwrap();
-                args.add(500_i64).unwrap();
-                let rows = sqlx::query_with(AssertSqlSafe(sql.clone()), args)
-                    .fetch_all(db.pool())
-                    .await
-                    .unwrap();
-                assert_eq!(rows.len(), 500);
-                black_box(rows)
-            })
-        };
-        // Both paths give the same table: every row agrees on the count column.
-        let first = through_livetable();
-        let first_direct = direct();
-        for (row, direct_row) in first.rows.iter().zip(&first_direct) {
-            let count: i64 = sqlx::Row::get(direct_row, 5);
-            assert_eq!(row[5].as_i64(), Some(count));
+        for (table, name, rounds, measurement) in [
+            (TABLE, "sql_mysql/5dim_top500", 11, Duration::from_secs(20)),
+            (
+                SMALL_TABLE,
+                "sql_mysql/5dim_top500_5k_rows",
+                201,
+                Duration::from_secs(5),
+            ),
+        ] {
+            let source = db.aggregate(table, five_dim_spec()).unwrap();
+            let ctx = ctx();
+            let sql = rt.block_on(source.sql(&ctx)).unwrap();
+            let direct = || {
+                rt.block_on(async {
+                    let mut args = MySqlArguments::default();
+                    args.add(ctx.window.start.naive_utc()).unwrap();
+                    args.add(ctx.window.end.naive_utc()).unwrap();
+                    args.add(500_i64).unwrap();
+                    sqlx::query_with(AssertSqlSafe(sql.clone()), args)
+                        .fetch_all(db.pool())
+                        .await
+                        .unwrap()
+                })
+            };
+            let paths = Paths {
+                rt,
+                source: &source,
+                ctx: &ctx,
+                sql: &sql,
+            };
+            paths.compare(c, name, rounds, measurement, direct);
         }
-
-        let mut lt = Vec::new();
-        let mut dr = Vec::new();
-        for _ in 0..rounds {
-            let t = Instant::now();
-            through_livetable();
-            lt.push(t.elapsed());
-            let t = Instant::now();
-            direct();
-            dr.push(t.elapsed());
-        }
-        lt.sort();
-        dr.sort();
-        let pct = |v: &[Duration], p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
-        println!(
-            "{name}: interleaved ({rounds} each): livetable_sql median {:.2?} p95 {:.2?} max {:.2?}; \
-             sqlx_direct median {:.2?} p95 {:.2?} max {:.2?}; median ratio {:.3}",
-            pct(&lt, 0.5),
-            pct(&lt, 0.95),
-            pct(&lt, 1.0),
-            pct(&dr, 0.5),
-            pct(&dr, 0.95),
-            pct(&dr, 1.0),
-            pct(&lt, 0.5).as_secs_f64() / pct(&dr, 0.5).as_secs_f64()
-        );
-
-        let mut group = c.benchmark_group(name);
-        group.sample_size(10);
-        group.warm_up_time(Duration::from_secs(2));
-        group.measurement_time(measurement);
-        group.bench_function("livetable_sql", |b| b.iter(through_livetable));
-        group.bench_function("sqlx_direct", |b| b.iter(direct));
-        group.finish();
     }
 }
 

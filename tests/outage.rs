@@ -1,7 +1,8 @@
 //! Store outage under load (issue 12's reliability suite): 1,000 server-sent-event
 //! viewers watch a PostgreSQL table through `livetable::http::serve`; the private
-//! PostgreSQL server this test starts (as `livetable-sql/tests/fault.rs` does) is
-//! stopped for 30 s (`LIVETABLE_OUTAGE_SECS`), then started again.
+//! PostgreSQL server this test starts (livetable-testkit's `PrivatePostgres`, as
+//! `livetable-sql/tests/fault.rs` does) is stopped for 30 s (`LIVETABLE_OUTAGE_SECS`),
+//! then started again.
 //!
 //! Checked, per viewer: it sees the table stale within one tick of the stop (plus a
 //! delivery margin) and fresh again within one tick of the store's return; its stream
@@ -15,9 +16,6 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +24,7 @@ use hyper_util::rt::TokioIo;
 use livetable::sql::PgBackend;
 use livetable::sql::sqlx::{self, AssertSqlSafe};
 use livetable_core::{Aggregate, Catalog, DataType, Metric, RefreshConfig, Table};
+use livetable_testkit::private_server::{self, PrivatePostgres, PrivateServer};
 use livetable_testkit::services::missing;
 use tokio::sync::{mpsc, watch};
 
@@ -34,108 +33,6 @@ const VIEWERS: usize = 1000;
 const INTERVAL: Duration = Duration::from_secs(1);
 /// What delivery to 1,000 viewers and a failing connect may add to a tick.
 const MARGIN: Duration = Duration::from_secs(1);
-
-/// A private PostgreSQL server, stopped and deleted on drop (as in
-/// `livetable-sql/tests/fault.rs`).
-struct PgServer {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl PgServer {
-    fn start() -> Result<PgServer, String> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .map_err(|e| format!("no /usr/lib/postgresql: {e}"))?
-            .filter_map(|d| d.ok().map(|d| d.path().join("bin")))
-            .find(|b| b.join("initdb").exists() && b.join("pg_ctl").exists())
-            .ok_or("no initdb/pg_ctl under /usr/lib/postgresql/*/bin")?;
-        if Command::new("id")
-            .arg("postgres")
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            return Err("no `postgres` user to run the server as".into());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("livetable-outage-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let chown = Command::new("chown").arg("postgres:").arg(&dir).status();
-        if !chown.is_ok_and(|s| s.success()) {
-            return Err("cannot chown the data directory to postgres (not root?)".into());
-        }
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| e.to_string())?;
-        let server = PgServer { bin, dir, port };
-        let data = server.data();
-        server.run(
-            "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
-        )?;
-        server.pg_ctl_start()?;
-        Ok(server)
-    }
-
-    fn data(&self) -> String {
-        self.dir.join("data").display().to_string()
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) -> Result<(), String> {
-        let out = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join(tool))
-            .args(args)
-            .output()
-            .map_err(|e| format!("{tool}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{tool} failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    }
-
-    fn pg_ctl_start(&self) -> Result<(), String> {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.display()
-        );
-        let log = self.dir.join("log").display().to_string();
-        let data = self.data();
-        self.run(
-            "pg_ctl",
-            &[
-                "-D", &data, "-o", &options, "-l", &log, "-w", "-t", "60", "start",
-            ],
-        )
-    }
-
-    fn stop(&self) -> Result<(), String> {
-        let data = self.data();
-        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        let _ = self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn open_files_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
@@ -272,14 +169,13 @@ async fn viewer(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_viewers_ride_out_a_store_outage() {
-    let skip = |why: String| missing("a private PostgreSQL server", why);
     let needed = 2 * VIEWERS as u64 + 300;
     if open_files_limit().is_some_and(|l| l < needed) {
-        return skip(format!("needs {needed} open files (`ulimit -n {needed}`)"));
+        let why = format!("needs {needed} open files (`ulimit -n {needed}`)");
+        return missing(PrivatePostgres::SERVICE, why);
     }
-    let pg_server = match PgServer::start() {
-        Ok(s) => s,
-        Err(why) => return skip(why),
+    let Some(pg_server) = private_server::start_or_skip::<PrivatePostgres>() else {
+        return;
     };
     let outage = Duration::from_secs(
         std::env::var("LIVETABLE_OUTAGE_SECS")
@@ -369,7 +265,7 @@ async fn a_thousand_viewers_ride_out_a_store_outage() {
     tokio::time::sleep(outage).await;
     let starter = pg_server.clone();
     phase_tx.send_replace(Phase::Returned);
-    tokio::task::spawn_blocking(move || starter.pg_ctl_start().unwrap())
+    tokio::task::spawn_blocking(move || starter.restart().unwrap())
         .await
         .unwrap();
     let returned_at = epoch.elapsed();

@@ -14,7 +14,8 @@ mod common;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::TestDb;
+use common::TestStore;
+use common::pg::TestDb;
 use livetable_core::{
     Aggregate, BucketCache, DataType, Direction, ErrorKind, FetchContext, Filter, Metric,
     TableQuery, Value, Window,

@@ -2,15 +2,19 @@
 //! `MemorySource` give the same tables (livetable-testkit's `suite`), with IP
 //! addresses stored as INET6, as VARBINARY(16) and as text, and text columns in the
 //! server's default case- and accent-insensitive collation.
+//!
+//! The suite itself is written once (livetable-testkit's `suite`); what stays apart from
+//! `suite.rs` is how each dialect loads the events.
 #![allow(clippy::unwrap_used)]
 
-mod mysql_common;
+mod common;
 
 use std::sync::Arc;
 
+use common::TestStore;
+use common::mysql::{IpAs, TestDb};
 use livetable_core::{Aggregate, DataType, Result, SharedQuery, Value};
 use livetable_testkit::suite::{self, SuiteBackend};
-use mysql_common::{IpAs, TestDb};
 
 struct MySql<'a> {
     db: &'a TestDb,

@@ -2,18 +2,22 @@
 //! aggregates: every supported type decodes into the declared livetable type, lossy or
 //! out-of-range cells are errors (never wrapped or truncated), and `TIMESTAMP` reads as
 //! UTC whatever time zone wrote it.
+//!
+//! Not shared with `types.rs`: each dialect has its own types, mappings and refusals,
+//! and the two files test exactly those.
 #![allow(clippy::unwrap_used)]
 
-mod mysql_common;
+mod common;
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use common::TestStore;
+use common::mysql::TestDb;
 use livetable_core::{
     Aggregate, Column, DataType, FetchContext, Metric, Schema, TableQuery, Value, Window,
 };
 use livetable_sql::sqlx::{self, AssertSqlSafe, Executor as _, Row as _};
-use mysql_common::TestDb;
 
 fn ctx() -> FetchContext {
     FetchContext::new(

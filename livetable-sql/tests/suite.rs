@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::TestDb;
+use common::TestStore;
+use common::pg::TestDb;
 use livetable_core::{Aggregate, DataType, Result, SharedQuery, Value};
 use livetable_testkit::suite::{self, SuiteBackend};
 use std::sync::Arc;

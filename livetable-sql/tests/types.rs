@@ -1,6 +1,9 @@
 //! Types: every supported PostgreSQL type decodes into the right `Value`, through raw
 //! SQL (declared and inferred schemas) and through aggregates; NULL dimensions and
 //! NULL metric inputs; unsupported types and lossy cells are errors naming the column.
+//!
+//! Not shared with `mysql_types.rs`: each dialect has its own types, mappings and
+//! refusals, and the two files test exactly those.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,20 +11,10 @@ mod common;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::TestDb;
-use livetable_core::{
-    Aggregate, Column, DataType, ErrorKind, FetchContext, Metric, Schema, TableQuery, Value, Window,
-};
-
-fn ctx() -> FetchContext {
-    FetchContext::new(
-        Window::ending_at(
-            Utc::now() + TimeDelta::seconds(1),
-            Duration::from_secs(3600),
-        )
-        .unwrap(),
-    )
-}
+use common::TestStore;
+use common::ctx;
+use common::pg::TestDb;
+use livetable_core::{Aggregate, Column, DataType, ErrorKind, Metric, Schema, TableQuery, Value};
 
 fn ts(s: &str) -> Value {
     Value::Timestamp(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))

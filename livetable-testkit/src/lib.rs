@@ -7,6 +7,7 @@
 //! - [`suite`]: the behaviour suite every backend runs: the same events in, the same
 //!   table out as [`livetable_core::MemorySource`].
 
+pub mod private_server;
 pub mod services;
 pub mod suite;
 pub mod workload;

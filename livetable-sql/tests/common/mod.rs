@@ -1,184 +1,41 @@
-//! Shared test support: a fresh PostgreSQL schema per test, and loading events.
+//! Shared test support for livetable-sql's tests.
 //!
-//! Each test gets its own schema (`lt_<name>_<pid>_<n>`) in the `DATABASE_URL`
-//! database, rather than `#[sqlx::test]`'s database per test: that attribute needs
-//! sqlx's `macros` and `migrate` features (proc-macro build time for every build of the
-//! crate), and a schema is cheaper to create than a database while isolating tests
-//! just as well. The schema is dropped when the test ends well and kept for inspection
-//! when it fails.
+//! - [`pg`] and [`mysql`]: a fresh PostgreSQL schema or MySQL / MariaDB database per
+//!   test, and loading events into it.
+//! - [`dialect`]: what the two differ in that a scenario must know ([`Dialect`]), and
+//!   the test database seen through it ([`TestStore`]), so a scenario is written once.
+//! - [`fault`], [`injection`], [`buckets`], [`errors`]: scenarios written once and run
+//!   by `fault.rs` / `mysql_fault.rs`, and so on, on each dialect.
+//! - [`merge`]: merging bucket rows as a bucket cache does, checked against the direct
+//!   statement.
 //!
-//! When the database cannot be reached the test prints a notice and passes, unless
-//! `LIVETABLE_REQUIRE_SERVICES=1` (CI), where it fails.
-#![allow(dead_code, unreachable_pub)]
+//! Each test binary compiles all of it and uses part, hence the `dead_code` allowance.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+pub mod buckets;
+pub mod dialect;
+pub mod errors;
+pub mod fault;
+pub mod injection;
+pub mod merge;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+pub mod pg;
+
 use std::time::Duration;
 
-use livetable_core::{DataType, Value};
-use livetable_sql::PgBackend;
-use sqlx::{Arguments, AssertSqlSafe, postgres::PgArguments};
+use chrono::{TimeDelta, Utc};
+pub use dialect::{Dialect, TestStore};
+use livetable_core::{FetchContext, Window};
 
-/// The database URL (`DATABASE_URL`, default `postgres://root@127.0.0.1/test`).
-pub fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into())
-}
-
-/// A schema of its own in the test database.
-pub struct TestDb {
-    pub pg: PgBackend,
-    pub schema: String,
-}
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-impl TestDb {
-    /// Connects and creates a fresh schema; `None` (after a notice) when PostgreSQL is
-    /// unreachable and services are not required.
-    pub async fn new(name: &str) -> Option<TestDb> {
-        let url = database_url();
-        let pg = PgBackend::builder()
-            .url(&url)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .expect("a valid DATABASE_URL");
-        if let Err(e) = sqlx::query("SELECT 1").execute(pg.pool()).await {
-            livetable_testkit::services::missing(
-                "PostgreSQL",
-                format_args!("{url} is unreachable ({e}); set DATABASE_URL ({name})"),
-            );
-            return None;
-        }
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let schema = format!("lt_{name}_{}_{n}", std::process::id());
-        for sql in [
-            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            format!("CREATE SCHEMA {schema}"),
-        ] {
-            sqlx::query(AssertSqlSafe(sql))
-                .execute(pg.pool())
-                .await
-                .expect("create the test schema");
-        }
-        Some(TestDb { pg, schema })
-    }
-
-    /// `schema.table`.
-    pub fn table(&self, name: &str) -> String {
-        format!("{}.{name}", self.schema)
-    }
-
-    /// Runs a statement with no parameter.
-    pub async fn exec(&self, sql: &str) {
-        sqlx::query(AssertSqlSafe(sql.to_owned()))
-            .execute(self.pg.pool())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// A `SELECT count(*)`.
-    pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-            .fetch_one(self.pg.pool())
-            .await
-            .unwrap_or_else(|e| panic!("count {table}: {e}"))
-    }
-
-    /// Creates `table` with `columns` and inserts `events` with one `INSERT … SELECT
-    /// FROM UNNEST(…)` per 5,000 rows (one typed array parameter per column).
-    pub async fn load(&self, table: &str, columns: &[(&str, DataType)], events: &[Vec<Value>]) {
-        let defs: Vec<String> = columns
-            .iter()
-            .map(|(n, t)| format!("\"{n}\" {}", pg_type(*t)))
-            .collect();
-        self.exec(&format!("CREATE TABLE {table} ({})", defs.join(", ")))
-            .await;
-        self.insert(table, columns, events).await;
-    }
-
-    /// Inserts `events` into an existing `table` of `columns`, as [`TestDb::load`] does.
-    pub async fn insert(&self, table: &str, columns: &[(&str, DataType)], events: &[Vec<Value>]) {
-        let names: Vec<String> = columns.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-        let arrays: Vec<String> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, t))| format!("${}::{}[]", i + 1, pg_type(*t)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO {table} ({}) SELECT * FROM UNNEST({})",
-            names.join(", "),
-            arrays.join(", ")
-        );
-        for chunk in events.chunks(5_000) {
-            let mut args = PgArguments::default();
-            for (i, (_, t)) in columns.iter().enumerate() {
-                let cells = chunk.iter().map(|e| &e[i]);
-                let added = match t {
-                    DataType::Bool => args.add(
-                        cells
-                            .map(|v| match v {
-                                Value::Bool(b) => Some(*b),
-                                _ => None,
-                            })
-                            .collect::<Vec<_>>(),
-                    ),
-                    DataType::Int => args.add(cells.map(Value::as_i64).collect::<Vec<_>>()),
-                    DataType::Float => args.add(
-                        cells
-                            .map(|v| match v {
-                                Value::Float(f) => Some(*f),
-                                _ => None,
-                            })
-                            .collect::<Vec<_>>(),
-                    ),
-                    DataType::Text => args.add(
-                        cells
-                            .map(|v| v.as_str().map(str::to_owned))
-                            .collect::<Vec<_>>(),
-                    ),
-                    DataType::Timestamp => args.add(
-                        cells
-                            .map(|v| match v {
-                                Value::Timestamp(t) => Some(*t),
-                                _ => None,
-                            })
-                            .collect::<Vec<_>>(),
-                    ),
-                    DataType::Ip => args.add(
-                        cells
-                            .map(|v| match v {
-                                Value::Ip(ip) => Some(*ip),
-                                _ => None,
-                            })
-                            .collect::<Vec<_>>(),
-                    ),
-                    other => panic!("no PostgreSQL type for {other}"),
-                };
-                added.expect("encode a column");
-            }
-            sqlx::query_with(AssertSqlSafe(sql.clone()), args)
-                .execute(self.pg.pool())
-                .await
-                .unwrap_or_else(|e| panic!("load {table}: {e}"));
-        }
-    }
-
-    /// Drops the schema (call at the end of a passing test).
-    pub async fn drop(self) {
-        self.exec(&format!("DROP SCHEMA {} CASCADE", self.schema))
-            .await;
-        self.pg.pool().close().await;
-    }
-}
-
-/// The PostgreSQL type a livetable type is stored as.
-pub fn pg_type(t: DataType) -> &'static str {
-    match t {
-        DataType::Bool => "bool",
-        DataType::Int => "int8",
-        DataType::Float => "float8",
-        DataType::Text => "text",
-        DataType::Timestamp => "timestamptz",
-        DataType::Ip => "inet",
-        other => panic!("no PostgreSQL type for {other}"),
-    }
+/// A fetch over the last hour, to a second after now (rows inserted "a minute ago" are
+/// inside).
+pub fn ctx() -> FetchContext {
+    FetchContext::new(
+        Window::ending_at(
+            Utc::now() + TimeDelta::seconds(1),
+            Duration::from_secs(3600),
+        )
+        .unwrap(),
+    )
 }

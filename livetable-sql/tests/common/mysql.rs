@@ -1,28 +1,25 @@
-//! Shared MySQL / MariaDB test support: a fresh database per test, and loading events.
+//! MySQL / MariaDB test support: a fresh database per test, and loading events.
 //!
 //! Each test gets its own database (`lt_<name>_<pid>_<n>`) on the server of `MYSQL_URL`
 //! (default `mysql://root@127.0.0.1/test`), dropped when the test ends well and kept
 //! for inspection when it fails. When the server cannot be reached the test prints a
 //! notice and passes, unless `LIVETABLE_REQUIRE_SERVICES=1` (CI), where it fails.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use livetable_core::{DataType, Value};
-use livetable_sql::MySqlBackend;
+use livetable_core::{Aggregate, DataType, Result, Value};
 use livetable_sql::sqlx::mysql::MySqlArguments;
 use livetable_sql::sqlx::{self, Arguments as _, AssertSqlSafe};
+use livetable_sql::{MySqlAggregate, MySqlBackend};
+use livetable_testkit::private_server::PrivateMariaDb;
+
+use super::{Dialect, TestStore};
 
 /// The server URL (`MYSQL_URL`, default `mysql://root@127.0.0.1/test`).
 pub fn mysql_url() -> String {
     std::env::var("MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1/test".into())
-}
-
-/// Whether a missing service must fail the test.
-pub fn services_required() -> bool {
-    std::env::var("LIVETABLE_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 
 /// How a test table stores IP addresses.
@@ -45,59 +42,6 @@ pub struct TestDb {
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl TestDb {
-    /// Connects and creates a fresh database; `None` (after a notice) when the server
-    /// is unreachable and services are not required.
-    pub async fn new(name: &str) -> Option<TestDb> {
-        let url = mysql_url();
-        let db = MySqlBackend::builder()
-            .url(&url)
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .expect("a valid MYSQL_URL");
-        if let Err(e) = sqlx::query("SELECT 1").execute(db.pool()).await {
-            assert!(
-                !services_required(),
-                "MySQL at {url} is required (LIVETABLE_REQUIRE_SERVICES=1) but unreachable: {e}"
-            );
-            eprintln!("SKIPPED {name}: MySQL at {url} is unreachable ({e}); set MYSQL_URL");
-            return None;
-        }
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let database = format!("lt_{name}_{}_{n}", std::process::id());
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {database}"),
-            // The server's default collation (case- and accent-insensitive), on purpose.
-            format!("CREATE DATABASE {database}"),
-        ] {
-            sqlx::query(AssertSqlSafe(sql))
-                .execute(db.pool())
-                .await
-                .expect("create the test database");
-        }
-        Some(TestDb { db, name: database })
-    }
-
-    /// `database.table`.
-    pub fn table(&self, name: &str) -> String {
-        format!("{}.{name}", self.name)
-    }
-
-    /// Runs a statement with no parameter.
-    pub async fn exec(&self, sql: &str) {
-        sqlx::query(AssertSqlSafe(sql.to_owned()))
-            .execute(self.db.pool())
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// A `SELECT COUNT(*)`.
-    pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(self.db.pool())
-            .await
-            .unwrap_or_else(|e| panic!("count {table}: {e}"))
-    }
-
     /// Creates `table` with `columns` (IPs stored as `ip`) and inserts `events`, 500
     /// rows per statement.
     pub async fn load(
@@ -133,12 +77,6 @@ impl TestDb {
                 .unwrap_or_else(|e| panic!("load {table}: {e}"));
         }
     }
-
-    /// Drops the database (call at the end of a passing test).
-    pub async fn drop(self) {
-        self.exec(&format!("DROP DATABASE {}", self.name)).await;
-        self.db.pool().close().await;
-    }
 }
 
 /// Binds one value as the test tables store it.
@@ -173,5 +111,102 @@ pub fn mysql_type(t: DataType, ip: IpAs) -> &'static str {
         (DataType::Ip, IpAs::Binary) => "VARBINARY(16)",
         (DataType::Ip, IpAs::Text) => "VARCHAR(45)",
         (other, _) => panic!("no MySQL type for {other}"),
+    }
+}
+
+impl TestStore for TestDb {
+    type Backend = MySqlBackend;
+
+    async fn new(name: &str) -> Option<Self> {
+        let url = mysql_url();
+        let db = MySqlBackend::builder()
+            .url(&url)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("a valid MYSQL_URL");
+        if let Err(e) = sqlx::query("SELECT 1").execute(db.pool()).await {
+            livetable_testkit::services::missing(
+                "MySQL",
+                format_args!("{url} is unreachable ({e}); set MYSQL_URL ({name})"),
+            );
+            return None;
+        }
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let database = format!("lt_{name}_{}_{n}", std::process::id());
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {database}"),
+            // The server's default collation (case- and accent-insensitive), on purpose.
+            format!("CREATE DATABASE {database}"),
+        ] {
+            sqlx::query(AssertSqlSafe(sql))
+                .execute(db.pool())
+                .await
+                .expect("create the test database");
+        }
+        Some(TestDb { db, name: database })
+    }
+
+    fn backend(&self) -> &MySqlBackend {
+        &self.db
+    }
+
+    fn namespace(&self) -> &str {
+        &self.name
+    }
+
+    async fn drop(self) {
+        self.exec(&format!("DROP DATABASE {}", self.name)).await;
+        self.db.pool().close().await;
+    }
+}
+
+impl Dialect for MySqlBackend {
+    type Query = MySqlAggregate;
+    type Server = PrivateMariaDb;
+
+    const NAME: &'static str = "mysql";
+    const TIMESTAMP: &'static str = "DATETIME(3)";
+    const TEXT: &'static str = "TEXT";
+    const BIGINT: &'static str = "BIGINT";
+    const INT: &'static str = "INT";
+    const QUOTE: char = '`';
+    const CODE: &'static str = "mysql_error";
+    const UNKNOWN_TABLE: &'static str = "1146";
+    const UNKNOWN_COLUMN: &'static str = "1054";
+
+    fn ago(n: u32, unit: &str) -> String {
+        // DATETIME holds UTC wall-clock times (the backend's sessions are in UTC).
+        format!("UTC_TIMESTAMP(3) - INTERVAL {n} {unit}")
+    }
+
+    fn connect(url: &str, connect_timeout: Duration, statement_timeout: Duration) -> Self {
+        MySqlBackend::builder()
+            .url(url)
+            .connect_timeout(connect_timeout)
+            .statement_timeout(statement_timeout)
+            .build()
+            .expect("a valid MySQL URL")
+    }
+
+    fn query(&self, table: &str, spec: Aggregate) -> Result<MySqlAggregate> {
+        self.aggregate(table, spec)
+    }
+
+    async fn exec(&self, sql: &str) {
+        sqlx::query(AssertSqlSafe(sql.to_owned()))
+            .execute(self.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(self.pool())
+            .await
+            .unwrap_or_else(|e| panic!("count {table}: {e}"))
+    }
+
+    async fn close(&self) {
+        self.pool().close().await;
     }
 }

@@ -7,7 +7,6 @@
 //! adding per-bucket partial sums adds the same terms in another order than the
 //! store's single `SUM`, and floating-point addition is not associative, so the last
 //! bits may legitimately differ.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::time::Duration;
