@@ -30,8 +30,10 @@
 //! | `GET /api/openapi.json` | an OpenAPI 3.1 document of the tables served: one path per table, its windows and dimension filters as typed parameters (windows as an enum), for generic clients and API fuzzers |
 //!
 //! The snapshot, CSV and stream endpoints take view parameters in the query string:
-//! `window=15m` (one of the table's allowed windows) and filters on dimension columns,
-//! `protocol=TCP`, a repeated key for several values (`port=80&port=443`). See
+//! `window=15m` (one of the table's allowed windows), filters on dimension columns,
+//! `protocol=TCP`, a repeated key for several values (`port=80&port=443`), and
+//! `group_by=source_ip,protocol` to group by fewer dimensions (a roll-up; tables whose
+//! source cannot group answer 400, and `/api/tables` says `groupable: false`). See
 //! [`parse_view_params`]. Viewers asking for the same parameters share one live view, so
 //! the store sees one query per refresh however many people watch.
 //!

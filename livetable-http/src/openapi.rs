@@ -90,8 +90,8 @@ fn table_paths(table: &Table, paths: &mut Map<String, Json>) {
     let dimensions: Vec<&Column> = table
         .schema()
         .dimensions()
-        // `window` is the window parameter, never a filter.
-        .filter(|c| c.name != "window")
+        // `window` and `group_by` are parameters of their own, never filters.
+        .filter(|c| c.name != "window" && c.name != "group_by")
         .collect();
     let mut parameters = vec![json!({
         "name": "window",
@@ -102,6 +102,26 @@ fn table_paths(table: &Table, paths: &mut Map<String, Json>) {
         ),
         "schema": { "type": "string", "enum": windows_text(table.allowed_windows()) },
     })];
+    if table.supports_grouping() {
+        let names: Vec<&str> = table
+            .schema()
+            .dimensions()
+            .map(|c| c.name.as_str())
+            .collect();
+        parameters.push(json!({
+            "name": "group_by",
+            "in": "query",
+            "style": "form",
+            "explode": false,
+            "description": "Group by these dimensions only, in this order (comma-separated; \
+                each at most once): every metric is rolled up exactly. Filters still apply \
+                to every dimension. All dimensions when absent.",
+            "schema": {
+                "type": "array", "minItems": 1, "maxItems": names.len(),
+                "uniqueItems": true, "items": { "type": "string", "enum": names }
+            },
+        }));
+    }
     parameters.extend(dimensions.iter().map(|c| filter_parameter(c)));
     let codes = ["400", "401", "414", "429", "503", "504"];
     // Paths are written as a client sends them: the name percent-encoded.

@@ -7,11 +7,12 @@
 //! | `window=15m` | the window length, one of the table's allowed windows (`15m`, `1h`, `90s`, `1h 30m`) |
 //! | `protocol=TCP` | only rows whose dimension `protocol` is `TCP` |
 //! | `protocol=TCP&protocol=UDP` | a repeated key: rows whose `protocol` is any of the values |
+//! | `group_by=source_ip,protocol` | group by these dimensions only, in this order (a roll-up; filters still apply to every dimension) |
 //!
 //! Every parameter has a `=`: a bare `protocol` (or `window`) is a 400, while
 //! `protocol=` filters on the empty text.
 //!
-//! Every key other than `window` names a dimension column; values are written as text
+//! Every key other than `window` and `group_by` names a dimension column; values are written as text
 //! and converted to the column's type (numbers, `true`/`false`, RFC 3339 timestamps, IP
 //! addresses), so `source_ip=10.0.0.1&source_ip=10.0.0.2` filters on two addresses.
 //! Values are percent-encoded as usual (`+` is a space). Validation (allowed windows,
@@ -61,6 +62,19 @@ pub fn parse_view_params(query: Option<&str>) -> Result<ViewParams> {
                 .with_context("parameter", "window"));
             }
             params.window = Some(ViewParams::parse_window(&value)?);
+            continue;
+        }
+        if key == "group_by" {
+            if params.group_by.is_some() {
+                return Err(Error::invalid_parameter(
+                    "`group_by` is given twice; list the dimensions once, separated by \
+                     commas: `group_by=source_ip,protocol`",
+                )
+                .with_context("parameter", "group_by"));
+            }
+            // An empty list is kept: the table says which dimensions it has.
+            let names = value.split(',').map(str::trim).filter(|n| !n.is_empty());
+            params = params.with_group_by(names);
             continue;
         }
         if key.is_empty() {
@@ -120,6 +134,22 @@ mod tests {
         let p = parse_view_params(Some("protocol=")).unwrap();
         assert_eq!(p.filters, vec![Filter::eq("protocol", "")]);
         assert!(parse_view_params(Some("window=")).is_err());
+    }
+
+    #[test]
+    fn group_by_is_a_comma_list_and_never_a_filter() {
+        let p = parse_view_params(Some("group_by=source_ip,%20protocol&port=80")).unwrap();
+        assert_eq!(
+            p.group_by,
+            Some(vec!["source_ip".to_owned(), "protocol".to_owned()])
+        );
+        assert_eq!(p.filters, vec![Filter::eq("port", "80")]);
+        assert_eq!(
+            parse_view_params(Some("group_by=")).unwrap().group_by,
+            Some(vec![])
+        );
+        let twice = parse_view_params(Some("group_by=a&group_by=b")).unwrap_err();
+        assert!(twice.message().contains("given twice"), "{twice}");
     }
 
     #[test]

@@ -200,6 +200,8 @@ pub(crate) struct TableInfo {
     interval_secs: f64,
     default_order: Vec<OrderBy>,
     format_rules: Vec<FormatRule>,
+    /// Whether `group_by` is accepted.
+    groupable: bool,
 }
 
 impl TableInfo {
@@ -213,6 +215,7 @@ impl TableInfo {
             interval_secs: table.interval().as_secs_f64(),
             default_order: table.default_order().to_vec(),
             format_rules: table.format_rules().to_vec(),
+            groupable: table.supports_grouping(),
         }
     }
 }

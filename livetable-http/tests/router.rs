@@ -876,3 +876,133 @@ async fn openapi_document_of_the_tables_served() {
         assert_eq!(get(&app, uri).await.status, StatusCode::OK, "{uri}");
     }
 }
+
+/// `group_by` rolls a MemorySource table up in JSON, CSV and the stream; a bad grouping
+/// is a 400 naming the dimensions; a source that cannot group says so.
+#[tokio::test]
+async fn group_by_rolls_up_everywhere_and_is_validated() {
+    use livetable_core::{Aggregate, DataType, MemorySource, Metric, Value};
+    let spec = Aggregate::builder()
+        .time_column("ts")
+        .window(Duration::from_secs(3600))
+        .dimension("host", DataType::Text)
+        .dimension("port", DataType::Int)
+        .field("size", DataType::Int)
+        .metric(Metric::count("packets"))
+        .metric(Metric::max("largest", "size"))
+        .build()
+        .unwrap();
+    let memory = MemorySource::new(spec).unwrap();
+    let now = chrono::Utc::now() - chrono::TimeDelta::seconds(5);
+    for (host, port, size) in [("a", 80, 10), ("a", 443, 30), ("b", 80, 20), ("b", 80, 5)] {
+        memory
+            .push(&[
+                Value::from(now),
+                Value::from(host),
+                Value::Int(port),
+                Value::Int(size),
+            ])
+            .unwrap();
+    }
+    let (catalog, _) = catalog();
+    let catalog = catalog
+        .with(Table::builder("flows", memory).build().unwrap())
+        .unwrap();
+    let app = livetable_http::router(catalog);
+
+    let json = get(&app, "/api/tables/flows?group_by=port").await.json();
+    let names: Vec<&str> = json["schema"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["port", "packets", "largest"]);
+    let mut rows = json["rows"].as_array().unwrap().clone();
+    rows.sort_by_key(|r| r[0].as_i64());
+    assert_eq!(
+        rows,
+        [
+            serde_json::json!([80, 3, 20]),
+            serde_json::json!([443, 1, 30])
+        ]
+    );
+    // A filter on the dimension the grouping drops still applies.
+    let json = get(&app, "/api/tables/flows?group_by=port&host=b")
+        .await
+        .json();
+    assert_eq!(json["rows"], serde_json::json!([[80, 2, 20]]));
+    let csv = get(&app, "/api/tables/flows.csv?group_by=host").await;
+    assert!(
+        csv.body.starts_with("host,packets,largest\n"),
+        "{}",
+        csv.body
+    );
+    assert_eq!(csv.body.lines().count(), 3);
+    let listed = get(&app, "/api/tables").await.json();
+    let groupable: Vec<(String, bool)> = listed["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["groupable"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert!(groupable.contains(&("flows".into(), true)), "{groupable:?}");
+    assert!(
+        groupable.contains(&("packets".into(), false)),
+        "{groupable:?}"
+    );
+    let openapi = get(&app, "/api/openapi.json").await.json();
+    let params = openapi["paths"]["/api/tables/flows"]["get"]["parameters"].to_string();
+    assert!(params.contains("\"group_by\""), "{params}");
+    let params = openapi["paths"]["/api/tables/packets"]["get"]["parameters"].to_string();
+    assert!(!params.contains("\"group_by\""), "{params}");
+
+    for (query, expected) in [
+        (
+            "group_by=packets",
+            "not a dimension; valid ones are `host`, `port`",
+        ),
+        ("group_by=port,port", "in `group_by` twice"),
+        ("group_by=", "needs at least one dimension"),
+    ] {
+        let m = get(&app, &format!("/api/tables/flows?{query}"))
+            .await
+            .error(400, "invalid_parameter");
+        assert!(m.contains(expected), "{query}: {m}");
+    }
+    let m = get(&app, "/api/tables/packets?group_by=protocol")
+        .await
+        .error(400, "invalid_parameter");
+    assert!(m.contains("cannot group its rows another way"), "{m}");
+
+    // The stream of a grouping starts with its rolled-up snapshot.
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get("/api/tables/flows/stream?group_by=host")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("a frame in time")
+            .unwrap()
+            .unwrap();
+        text.push_str(std::str::from_utf8(frame.data_ref().unwrap()).unwrap());
+    }
+    assert!(text.starts_with("event: snapshot\n"), "{text}");
+    assert!(
+        text.contains("[\"a\",2,30]") && text.contains("[\"b\",2,20]"),
+        "{text}"
+    );
+}

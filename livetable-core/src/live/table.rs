@@ -465,6 +465,12 @@ impl Table {
         &self.inner.default_order
     }
 
+    /// Whether viewers may group by fewer dimensions (see
+    /// [`TableQuery::supports_grouping`](crate::TableQuery::supports_grouping)).
+    pub fn supports_grouping(&self) -> bool {
+        self.inner.query.dyn_supports_grouping()
+    }
+
     /// Validates and normalises viewer parameters: the window must be allowed, filters
     /// must be `eq`/`in` on dimension columns with values of the column's type, one
     /// filter per column. Equal requests normalise to equal specs.
