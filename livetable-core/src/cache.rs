@@ -640,6 +640,10 @@ impl<Q: BucketQuery> TableQuery for BucketCache<Q> {
         true
     }
 
+    fn supports_trend(&self) -> bool {
+        true
+    }
+
     fn profile(&self) -> SourceProfile {
         SourceProfile::of_aggregate(self.inner.store.spec()).with_longest_window(self.retention())
     }

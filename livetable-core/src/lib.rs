@@ -63,6 +63,7 @@ mod memory;
 mod query;
 mod schema;
 mod snapshot;
+mod trend;
 mod value;
 
 pub use aggregate::{
@@ -87,4 +88,5 @@ pub use query::{
 };
 pub use schema::{Column, Role, Row, Schema, Unit};
 pub use snapshot::{FetchInfo, Snapshot, Status};
+pub use trend::{Trend, TrendChange, TrendPatch};
 pub use value::{DataType, Value};

@@ -13,6 +13,7 @@ use crate::aggregate::{Aggregate, OrderBy};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::schema::{Row, Schema};
+use crate::trend::Trend;
 
 /// An absolute time window `[start, end)`.
 ///
@@ -100,6 +101,10 @@ pub struct FetchContext {
     /// whose [`supports_grouping`](TableQuery::supports_grouping) is true; filters
     /// still apply to every dimension, before the roll-up.
     pub group_by: Option<Vec<usize>>,
+    /// Also return each row's value of this metric column per time step (a
+    /// [`Trend`]). Only set for a source whose
+    /// [`supports_trend`](TableQuery::supports_trend) is true.
+    pub trend: Option<String>,
 }
 
 impl FetchContext {
@@ -110,6 +115,7 @@ impl FetchContext {
             filters: Vec::new(),
             limit: None,
             group_by: None,
+            trend: None,
         }
     }
 
@@ -130,6 +136,12 @@ impl FetchContext {
         self.group_by = group_by;
         self
     }
+
+    /// Asks for the trend of a metric (see [`trend`](Self::trend)).
+    pub fn with_trend(mut self, metric: Option<String>) -> Self {
+        self.trend = metric;
+        self
+    }
 }
 
 /// What a fetch returns: the rows, plus flags the snapshot carries to viewers.
@@ -148,6 +160,9 @@ pub struct Fetched {
     /// The window the rows really cover, when the source had to round the one it was
     /// asked for (e.g. to its time buckets).
     pub covered: Option<Window>,
+    /// Each row's metric per time step, when the context asked for a trend: one
+    /// series per row, in the rows' order.
+    pub trend: Option<Trend>,
 }
 
 impl Fetched {
@@ -174,6 +189,12 @@ impl Fetched {
     /// Records the window the rows really cover.
     pub fn covering(mut self, window: Window) -> Self {
         self.covered = Some(window);
+        self
+    }
+
+    /// Attaches the rows' trend.
+    pub fn with_trend(mut self, trend: Option<Trend>) -> Self {
+        self.trend = trend;
         self
     }
 }
@@ -316,6 +337,13 @@ pub trait TableQuery: Send + Sync + 'static {
         false
     }
 
+    /// Whether [`fetch`](TableQuery::fetch) honours [`FetchContext::trend`]. Sources
+    /// that keep time buckets (`MemorySource`, `BucketCache`) do; the default is
+    /// `false`, and viewers asking for a trend are told so.
+    fn supports_trend(&self) -> bool {
+        false
+    }
+
     /// What a table over this source shows by default, and the longest window it can
     /// answer; see [`SourceProfile`]. Default: nothing said. The sources built from an
     /// [`Aggregate`] give its window and order (and their retention, when they have
@@ -343,6 +371,8 @@ pub trait DynTableQuery: Send + Sync + 'static {
     fn dyn_profile(&self) -> SourceProfile;
     /// See [`TableQuery::supports_grouping`].
     fn dyn_supports_grouping(&self) -> bool;
+    /// See [`TableQuery::supports_trend`].
+    fn dyn_supports_trend(&self) -> bool;
 }
 
 impl<T: TableQuery> DynTableQuery for T {
@@ -364,6 +394,10 @@ impl<T: TableQuery> DynTableQuery for T {
 
     fn dyn_supports_grouping(&self) -> bool {
         self.supports_grouping()
+    }
+
+    fn dyn_supports_trend(&self) -> bool {
+        self.supports_trend()
     }
 }
 
@@ -389,6 +423,10 @@ impl TableQuery for SharedQuery {
 
     fn supports_grouping(&self) -> bool {
         self.as_ref().dyn_supports_grouping()
+    }
+
+    fn supports_trend(&self) -> bool {
+        self.as_ref().dyn_supports_trend()
     }
 }
 

@@ -13,6 +13,7 @@ use crate::key::{key_of, keys_lead};
 use crate::live::Patch;
 use crate::query::Window;
 use crate::schema::{Row, Schema};
+use crate::trend::Trend;
 use crate::value::Value;
 
 /// Whether a snapshot reflects the last fetch.
@@ -76,6 +77,8 @@ pub struct Snapshot {
     /// Fresh, or stale since a time with an error. Not part of [`FetchInfo`]: the
     /// runtime sets it, and a failed fetch changes it while the rows stay.
     pub status: Status,
+    /// Each row's metric per time step, when the view asked for a trend.
+    pub trend: Option<Arc<Trend>>,
 }
 
 /// Where a snapshot's rows come from: the window they cover and the fetch that produced
@@ -119,6 +122,7 @@ impl Snapshot {
             version: 0,
             fetch: FetchInfo::new(window),
             status: Status::Fresh,
+            trend: None,
         }
     }
 
@@ -211,12 +215,19 @@ impl Snapshot {
             }
             rows.push(row.clone());
         }
+        let trend = match &patch.trend {
+            Some(t) => Some(Arc::new(
+                crate::trend::apply(self, t, &rows).map_err(|e| gap(e.message().to_owned()))?,
+            )),
+            None => None,
+        };
         Ok(Snapshot {
             schema: self.schema.clone(),
             rows,
             version: patch.to_version,
             fetch: patch.fetch.clone(),
             status: patch.status.clone(),
+            trend,
         })
     }
 }

@@ -270,6 +270,52 @@ fn naive(
     Ok(rows)
 }
 
+/// The trend of `m0` in `got`: whole steps aligned to the epoch around the covered
+/// window, at most 61, each point the naive aggregation of that step's events (the
+/// empty value where the row has none).
+fn check_trend(
+    spec: &Aggregate,
+    events: &[Vec<Value>],
+    viewer: &[Filter],
+    covered: Window,
+    got: &livetable_core::Fetched,
+) -> Result<(), TestCaseError> {
+    let trend = got.trend.as_ref().expect("a trend was asked for");
+    let step = TimeDelta::from_std(trend.step).unwrap();
+    prop_assert_eq!(
+        trend.start.timestamp_nanos_opt().unwrap() % step.num_nanoseconds().unwrap(),
+        0
+    );
+    prop_assert!(trend.start <= covered.start && covered.start < trend.start + step);
+    let end = trend.start + step * trend.points as i32;
+    prop_assert!(covered.end <= end && end - step < covered.end);
+    prop_assert!(trend.points <= 61);
+    prop_assert_eq!(trend.series.len(), got.rows.len());
+    let d = got
+        .rows
+        .first()
+        .map_or(0, |r| r.len() - spec.metrics().len());
+    let m0 = d; // the first metric's column
+    // Every group of a step, not only the table's top rows.
+    let mut unlimited = spec.spec().clone();
+    unlimited.limit = None;
+    let unlimited = Aggregate::from_spec(unlimited).unwrap();
+    for p in 0..trend.points {
+        // The newest step holds what arrived up to the covered end.
+        let from = trend.start + step * p as i32;
+        let window = Window::new(from, (from + step).min(covered.end)).unwrap();
+        let per_step = naive(&unlimited, events, window, viewer, None).unwrap_or_default();
+        for (row, series) in got.rows.iter().zip(&trend.series) {
+            let expected = per_step
+                .iter()
+                .find(|r| r.values()[..d] == row.values()[..d])
+                .map_or_else(|| trend.empty.clone(), |r| r[m0].clone());
+            prop_assert_eq!(&series[p], &expected, "point {} of {:?}", p, row);
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -308,7 +354,8 @@ proptest! {
                 let window = Window::new(start, start + TimeDelta::seconds(len)).unwrap();
                 let ctx = FetchContext::new(window)
                     .with_filters(viewer.clone())
-                    .with_limit(viewer_limit);
+                    .with_limit(viewer_limit)
+                    .with_trend(Some("m0".to_owned()));
                 let got = rt.block_on(livetable_core::TableQuery::fetch(&source, &ctx));
                 let w = case.width as i64;
                 let lo = (start.timestamp_millis().div_euclid(w * 1000)) * w * 1000;
@@ -323,6 +370,7 @@ proptest! {
                 match (got, expected) {
                     (Ok(got), Ok(expected)) => {
                         prop_assert_eq!(got.covered, Some(covered));
+                        check_trend(&spec, &pushed, &viewer, covered, &got)?;
                         prop_assert_eq!(got.rows, expected);
                     }
                     (Err(e), Err(kind)) => prop_assert_eq!(e.kind(), kind),
@@ -345,7 +393,10 @@ proptest! {
                 let ctx = ctx.with_group_by(Some(grouping.clone()));
                 let got = rt.block_on(livetable_core::TableQuery::fetch(&source, &ctx));
                 match (got, expected) {
-                    (Ok(got), Ok(expected)) => prop_assert_eq!(got.rows, expected),
+                    (Ok(got), Ok(expected)) => {
+                        check_trend(&grouped, &kept, &[], covered, &got)?;
+                        prop_assert_eq!(got.rows, expected);
+                    }
                     (Err(e), Err(kind)) => prop_assert_eq!(e.kind(), kind),
                     (got, expected) => prop_assert!(false, "grouped: got {:?}, expected {:?}", got, expected),
                 }

@@ -91,7 +91,7 @@ fn table_paths(table: &Table, paths: &mut Map<String, Json>) {
         .schema()
         .dimensions()
         // `window` and `group_by` are parameters of their own, never filters.
-        .filter(|c| c.name != "window" && c.name != "group_by")
+        .filter(|c| !["window", "group_by", "trend"].contains(&c.name.as_str()))
         .collect();
     let mut parameters = vec![json!({
         "name": "window",
@@ -120,6 +120,22 @@ fn table_paths(table: &Table, paths: &mut Map<String, Json>) {
                 "type": "array", "minItems": 1, "maxItems": names.len(),
                 "uniqueItems": true, "items": { "type": "string", "enum": names }
             },
+        }));
+    }
+    if table.supports_trend() {
+        let metrics: Vec<&str> = table
+            .schema()
+            .columns()
+            .iter()
+            .filter(|c| !c.is_dimension())
+            .map(|c| c.name.as_str())
+            .collect();
+        parameters.push(json!({
+            "name": "trend",
+            "in": "query",
+            "description": "Each row also carries this metric per time step (`trend` in \
+                the snapshot, its changes in each patch): the data of a sparkline.",
+            "schema": { "type": "string", "enum": metrics },
         }));
     }
     parameters.extend(dimensions.iter().map(|c| filter_parameter(c)));

@@ -7,12 +7,13 @@
 //! | `window=15m` | the window length, one of the table's allowed windows (`15m`, `1h`, `90s`, `1h 30m`) |
 //! | `protocol=TCP` | only rows whose dimension `protocol` is `TCP` |
 //! | `protocol=TCP&protocol=UDP` | a repeated key: rows whose `protocol` is any of the values |
+//! | `trend=count` | each row also carries that metric per time step (a sparkline's data; sources with time buckets) |
 //! | `group_by=source_ip,protocol` | group by these dimensions only, in this order (a roll-up; filters still apply to every dimension) |
 //!
 //! Every parameter has a `=`: a bare `protocol` (or `window`) is a 400, while
 //! `protocol=` filters on the empty text.
 //!
-//! Every key other than `window` and `group_by` names a dimension column; values are written as text
+//! Every key other than `window`, `group_by` and `trend` names a dimension column; values are written as text
 //! and converted to the column's type (numbers, `true`/`false`, RFC 3339 timestamps, IP
 //! addresses), so `source_ip=10.0.0.1&source_ip=10.0.0.2` filters on two addresses.
 //! Values are percent-encoded as usual (`+` is a space). Validation (allowed windows,
@@ -62,6 +63,16 @@ pub fn parse_view_params(query: Option<&str>) -> Result<ViewParams> {
                 .with_context("parameter", "window"));
             }
             params.window = Some(ViewParams::parse_window(&value)?);
+            continue;
+        }
+        if key == "trend" {
+            if params.trend.is_some() {
+                return Err(Error::invalid_parameter(
+                    "`trend` is given twice; name one metric: `trend=count`",
+                )
+                .with_context("parameter", "trend"));
+            }
+            params = params.with_trend(value.trim());
             continue;
         }
         if key == "group_by" {

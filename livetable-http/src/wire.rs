@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use livetable_core::chrono::{DateTime, Utc};
 use livetable_core::{
-    ErrorKind, FetchInfo, FormatRule, OrderBy, Patch, Row, Schema, Snapshot, Status, Table, Value,
-    ViewParams, Window,
+    ErrorKind, FetchInfo, FormatRule, OrderBy, Patch, Row, Schema, Snapshot, Status, Table, Trend,
+    TrendPatch, Value, ViewParams, Window,
 };
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
@@ -48,14 +48,16 @@ pub fn viewer_message(kind: ErrorKind) -> &'static str {
 }
 
 /// The JSON of a snapshot: `schema`, `rows`, `version`, the fetch fields (`window`,
-/// `taken_at`, `fetch_ms`, `approximate`, `partial`) and `status`.
+/// `taken_at`, `fetch_ms`, `approximate`, `partial`), `status` and `trend` (`null`
+/// unless the view asked for one).
 pub fn snapshot_json(snapshot: &Snapshot) -> String {
     // Every part is a plain value or a string: serialising cannot fail.
     serde_json::to_string(&SnapshotJson(snapshot)).unwrap_or_default()
 }
 
 /// The JSON of a patch: `from_version`, `to_version`, `inserted`, `updated`, `removed`,
-/// then the new snapshot's fetch fields and `status`.
+/// then the new snapshot's fetch fields, `status` and `trend` (its change, see
+/// [`TrendPatch`]).
 pub fn patch_json(patch: &Patch) -> String {
     serde_json::to_string(&PatchJson(patch)).unwrap_or_default()
 }
@@ -72,6 +74,7 @@ impl Serialize for SnapshotJson<'_> {
             #[serde(flatten)]
             fetch: FetchJson<'a>,
             status: StatusJson<'a>,
+            trend: Option<TrendJson<'a>>,
         }
         let snap = self.0;
         Body {
@@ -80,6 +83,7 @@ impl Serialize for SnapshotJson<'_> {
             version: snap.version,
             fetch: FetchJson(&snap.fetch),
             status: StatusJson(&snap.status),
+            trend: snap.trend.as_deref().map(TrendJson),
         }
         .serialize(s)
     }
@@ -99,6 +103,7 @@ impl Serialize for PatchJson<'_> {
             #[serde(flatten)]
             fetch: FetchJson<'a>,
             status: StatusJson<'a>,
+            trend: Option<TrendPatchJson<'a>>,
         }
         let patch = self.0;
         Body {
@@ -109,6 +114,65 @@ impl Serialize for PatchJson<'_> {
             removed: &patch.removed,
             fetch: FetchJson(&patch.fetch),
             status: StatusJson(&patch.status),
+            trend: patch.trend.as_ref().map(TrendPatchJson),
+        }
+        .serialize(s)
+    }
+}
+
+/// `{"metric", "start", "step_ms", "points", "empty", "series": [[…] per row]}`.
+struct TrendJson<'a>(&'a Trend);
+
+impl Serialize for TrendJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            metric: &'a str,
+            start: &'a DateTime<Utc>,
+            step_ms: u128,
+            points: usize,
+            empty: &'a Value,
+            series: &'a [Arc<[Value]>],
+        }
+        let t = self.0;
+        Body {
+            metric: &t.metric,
+            start: &t.start,
+            step_ms: t.step.as_millis(),
+            points: t.points,
+            empty: &t.empty,
+            series: &t.series,
+        }
+        .serialize(s)
+    }
+}
+
+/// `{"metric", "start", "step_ms", "points", "empty", "changes": [[key, at, [points…]]]}`.
+struct TrendPatchJson<'a>(&'a TrendPatch);
+
+impl Serialize for TrendPatchJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            metric: &'a str,
+            start: &'a DateTime<Utc>,
+            step_ms: u128,
+            points: usize,
+            empty: &'a Value,
+            changes: Vec<(&'a [Value], usize, &'a [Value])>,
+        }
+        let t = self.0;
+        Body {
+            metric: &t.metric,
+            start: &t.start,
+            step_ms: t.step.as_millis(),
+            points: t.points,
+            empty: &t.empty,
+            changes: t
+                .changes
+                .iter()
+                .map(|c| (c.key.as_slice(), c.at, c.points.as_slice()))
+                .collect(),
         }
         .serialize(s)
     }
@@ -202,6 +266,8 @@ pub(crate) struct TableInfo {
     format_rules: Vec<FormatRule>,
     /// Whether `group_by` is accepted.
     groupable: bool,
+    /// Whether `trend` is accepted.
+    trends: bool,
 }
 
 impl TableInfo {
@@ -216,6 +282,7 @@ impl TableInfo {
             default_order: table.default_order().to_vec(),
             format_rules: table.format_rules().to_vec(),
             groupable: table.supports_grouping(),
+            trends: table.supports_trend(),
         }
     }
 }
@@ -279,7 +346,8 @@ mod tests {
                 "fetch_ms",
                 "approximate",
                 "partial",
-                "status"
+                "status",
+                "trend"
             ]
         );
         let json: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
@@ -303,7 +371,8 @@ mod tests {
                 "fetch_ms",
                 "approximate",
                 "partial",
-                "status"
+                "status",
+                "trend"
             ]
         );
         let json: serde_json::Value = serde_json::from_str(&patch).unwrap();

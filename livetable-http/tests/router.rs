@@ -980,6 +980,35 @@ async fn group_by_rolls_up_everywhere_and_is_validated() {
         .error(400, "invalid_parameter");
     assert!(m.contains("cannot group its rows another way"), "{m}");
 
+    // A trend: one series per row, its newest point holding the row's events.
+    let json = get(&app, "/api/tables/flows?group_by=host&trend=packets")
+        .await
+        .json();
+    let trend = &json["trend"];
+    assert_eq!(trend["metric"], "packets");
+    assert_eq!(trend["empty"], 0);
+    let points = trend["points"].as_u64().unwrap() as usize;
+    let series = trend["series"].as_array().unwrap();
+    assert_eq!(series.len(), json["rows"].as_array().unwrap().len());
+    for (row, s) in json["rows"].as_array().unwrap().iter().zip(series) {
+        let s = s.as_array().unwrap();
+        assert_eq!(s.len(), points);
+        let total: i64 = s.iter().map(|p| p.as_i64().unwrap()).sum();
+        assert_eq!(total, row[1].as_i64().unwrap(), "{row}: {s:?}");
+    }
+    assert!(get(&app, "/api/tables/flows").await.json()["trend"].is_null());
+    let m = get(&app, "/api/tables/flows?trend=host")
+        .await
+        .error(400, "invalid_parameter");
+    assert!(
+        m.contains("not a metric; valid ones are `packets`, `largest`"),
+        "{m}"
+    );
+    let m = get(&app, "/api/tables/packets?trend=count")
+        .await
+        .error(400, "invalid_parameter");
+    assert!(m.contains("keeps no time steps"), "{m}");
+
     // The stream of a grouping starts with its rolled-up snapshot.
     let response = app
         .clone()

@@ -171,6 +171,8 @@ pub struct ViewSpec {
     /// fewer than the source's: see [`FetchContext::group_by`]. The view's rows are
     /// then in [`Schema::grouped`] of the source's schema.
     pub group_by: Option<Vec<usize>>,
+    /// The metric whose per-step trend the view carries (see [`FetchContext::trend`]).
+    pub trend: Option<String>,
 }
 
 impl ViewSpec {
@@ -180,6 +182,7 @@ impl ViewSpec {
             window,
             filters: Vec::new(),
             group_by: None,
+            trend: None,
         }
     }
 }
@@ -609,11 +612,21 @@ async fn guarded_fetch(shared: &Shared, ctx: FetchContext) -> Result<Fetched> {
     }
 }
 
-/// Re-applies the view's filters (sources may ignore them) and checks the
-/// rows against the schema, so a faulty source cannot publish a malformed table.
-fn finish_rows(shared: &Shared, mut rows: Vec<Row>) -> Result<Vec<Row>> {
-    for row in &rows {
+/// Re-applies the view's filters (sources may ignore them) and checks the rows (and
+/// their trend) against the schema, so a faulty source cannot publish a malformed table.
+fn finish_rows(shared: &Shared, fetched: &mut Fetched) -> Result<()> {
+    for row in &fetched.rows {
         shared.schema.check_row(row)?;
+    }
+    match (&shared.view.trend, &fetched.trend) {
+        (Some(_), Some(trend)) => trend.check(fetched.rows.len())?,
+        (Some(metric), None) => {
+            return Err(Error::new(
+                ErrorKind::Unexpected,
+                format!("the source returned no trend of `{metric}` although asked"),
+            ));
+        }
+        (None, _) => fetched.trend = None,
     }
     if !shared.view.filters.is_empty() {
         let filters: Vec<(usize, &Filter)> = shared
@@ -622,9 +635,19 @@ fn finish_rows(shared: &Shared, mut rows: Vec<Row>) -> Result<Vec<Row>> {
             .iter()
             .filter_map(|f| shared.schema.index_of(f.column()).map(|i| (i, f)))
             .collect();
-        rows.retain(|r| filters.iter().all(|(i, f)| f.matches(&r[*i])));
+        let keep: Vec<bool> = fetched
+            .rows
+            .iter()
+            .map(|r| filters.iter().all(|(i, f)| f.matches(&r[*i])))
+            .collect();
+        let mut at = 0..;
+        fetched.rows.retain(|_| keep[at.next().unwrap_or_default()]);
+        if let Some(trend) = &mut fetched.trend {
+            let mut at = 0..;
+            trend.series.retain(|_| keep[at.next().unwrap_or_default()]);
+        }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Publishes a new snapshot and the patch to it.
@@ -782,9 +805,11 @@ async fn fetch_once(
     let window = Window::ending_at(taken_at, shared.view.window)?;
     let ctx = FetchContext::new(window)
         .with_filters(shared.view.filters.clone())
-        .with_group_by(shared.view.group_by.clone());
+        .with_group_by(shared.view.group_by.clone())
+        .with_trend(shared.view.trend.clone());
     let mut fetched = guarded_fetch(shared, ctx).await?;
-    let rows = finish_rows(shared, std::mem::take(&mut fetched.rows))?;
+    finish_rows(shared, &mut fetched)?;
+    let rows = std::mem::take(&mut fetched.rows);
     Ok((window, rows, fetched))
 }
 
@@ -812,6 +837,7 @@ fn publish_fresh(
                 partial: fetched.partial,
             },
             status: Status::Fresh,
+            trend: fetched.trend.map(Arc::new),
         },
     );
 }

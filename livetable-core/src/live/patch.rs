@@ -8,6 +8,7 @@ use hashbrown::hash_table::Entry;
 use crate::key::{hash_values, key_of, keys_lead, values_eq};
 use crate::schema::Row;
 use crate::snapshot::{FetchInfo, Snapshot, Status};
+use crate::trend::TrendPatch;
 use crate::value::Value;
 
 /// The change from one snapshot version to the next: rows inserted, rows whose values
@@ -33,12 +34,17 @@ pub struct Patch {
     pub fetch: FetchInfo,
     /// The new snapshot's status.
     pub status: Status,
+    /// The trend's change, when the view has a trend (see [`TrendPatch`]).
+    pub trend: Option<TrendPatch>,
 }
 
 impl Patch {
     /// Whether the patch changes no row (only metadata such as the time or status).
     pub fn is_empty(&self) -> bool {
-        self.inserted.is_empty() && self.updated.is_empty() && self.removed.is_empty()
+        self.inserted.is_empty()
+            && self.updated.is_empty()
+            && self.removed.is_empty()
+            && self.trend.as_ref().is_none_or(|t| t.changes.is_empty())
     }
 
     /// The number of rows touched.
@@ -140,6 +146,7 @@ pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Patch {
         removed,
         fetch: new.fetch.clone(),
         status: new.status.clone(),
+        trend: crate::trend::diff(old, new),
     }
 }
 

@@ -42,6 +42,10 @@ pub struct ViewParams {
     /// when absent. Filters still apply to any dimension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<Vec<String>>,
+    /// A metric whose value per time step each row carries (a [`Trend`](crate::Trend),
+    /// for sparklines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<String>,
 }
 
 mod opt_humantime {
@@ -113,6 +117,12 @@ impl ViewParams {
     /// Adds a filter.
     pub fn with_filter(mut self, filter: Filter) -> Self {
         self.filters.push(filter);
+        self
+    }
+
+    /// Asks for each row's trend of `metric`.
+    pub fn with_trend(mut self, metric: impl Into<String>) -> Self {
+        self.trend = Some(metric.into());
         self
     }
 
@@ -465,6 +475,12 @@ impl Table {
         &self.inner.default_order
     }
 
+    /// Whether viewers may ask for each row's trend (see
+    /// [`TableQuery::supports_trend`](crate::TableQuery::supports_trend)).
+    pub fn supports_trend(&self) -> bool {
+        self.inner.query.dyn_supports_trend()
+    }
+
     /// Whether viewers may group by fewer dimensions (see
     /// [`TableQuery::supports_grouping`](crate::TableQuery::supports_grouping)).
     pub fn supports_grouping(&self) -> bool {
@@ -536,7 +552,38 @@ impl Table {
             Some(names) => self.grouping(names).map_err(ctx)?,
             None => None,
         };
+        spec.trend = match &params.trend {
+            Some(metric) => Some(self.trend_metric(metric).map_err(ctx)?),
+            None => None,
+        };
         Ok(spec)
+    }
+
+    /// Checks a viewer's trend: a metric column, of a source that keeps time steps.
+    fn trend_metric(&self, metric: &str) -> Result<String> {
+        let schema = &self.inner.schema;
+        let invalid =
+            |message: String| Error::invalid_parameter(message).with_context("parameter", "trend");
+        if !self.inner.query.dyn_supports_trend() {
+            return Err(invalid(
+                "this table's source keeps no time steps, so it has no per-row trend; ask \
+                 without `trend`"
+                    .to_owned(),
+            ));
+        }
+        match schema.column(metric) {
+            Some(c) if !c.is_dimension() => Ok(metric.to_owned()),
+            _ => Err(invalid(format!(
+                "cannot show the trend of `{metric}`: not a metric; {}",
+                one_of(
+                    schema
+                        .columns()
+                        .iter()
+                        .filter(|c| !c.is_dimension())
+                        .map(|c| c.name.as_str())
+                )
+            ))),
+        }
     }
 
     /// The positions of a viewer's grouping, or `None` for every dimension in schema

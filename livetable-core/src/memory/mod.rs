@@ -12,6 +12,7 @@ mod groups;
 mod merged;
 mod select;
 pub(crate) mod store;
+mod trend;
 
 use std::fmt;
 use std::sync::Arc;
@@ -616,6 +617,10 @@ impl TableQuery for MemorySource {
     }
 
     fn supports_grouping(&self) -> bool {
+        true
+    }
+
+    fn supports_trend(&self) -> bool {
         true
     }
 

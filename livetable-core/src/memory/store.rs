@@ -14,8 +14,10 @@ use super::accumulator::{AccumulatorPlan, Slot, same_partials};
 use super::groups::{Groups, Interner};
 use super::merged::MergedWindow;
 use super::select;
+use super::trend::{self, TrendInput};
 use crate::aggregate::Aggregate;
 use crate::error::{Error, ErrorKind, Result};
+use crate::filter::Filter;
 use crate::key::hash_values;
 use crate::query::{FetchContext, Fetched, Window};
 use crate::value::Value;
@@ -213,11 +215,18 @@ impl BucketStore {
             Some(positions) => Some((positions, self.spec.grouped(positions)?)),
             None => None,
         };
+        let dims = self.plan.dims;
+        let key_filters: Vec<(usize, Filter)> =
+            filters.iter().filter(|(i, _)| *i < dims).cloned().collect();
+        let trend_metric = match &ctx.trend {
+            Some(name) => Some(self.trend_metric(name)?),
+            None => None,
+        };
 
         let mut merged = lock(&self.merged);
         let window = self.merged_window(&mut merged, end - start, picked.first_kept);
         window.update(&self.plan, &picked.closed);
-        let rows = match grouped {
+        let rows = match &grouped {
             None => select::rows(
                 &self.plan,
                 &self.spec,
@@ -230,26 +239,63 @@ impl BucketStore {
             Some((positions, spec)) => {
                 // Dimension filters apply to the full keys, before the roll-up; metric
                 // filters to the rolled-up rows, where metrics follow the grouping.
-                let dims = self.plan.dims;
-                let (on_keys, on_metrics): (Vec<_>, Vec<_>) =
-                    filters.into_iter().partition(|(i, _)| *i < dims);
-                let on_metrics: Vec<_> = on_metrics
+                let on_metrics: Vec<_> = filters
                     .into_iter()
+                    .filter(|(i, _)| *i >= dims)
                     .map(|(i, f)| (i - dims + positions.len(), f))
                     .collect();
                 let rolled = select::roll_up(
                     &self.plan,
                     &window.merged,
                     &picked.open,
-                    &on_keys,
+                    &key_filters,
                     positions,
                 );
                 drop(merged);
-                let plan = AccumulatorPlan::new(&spec);
-                select::rows(&plan, &spec, &rolled, None, &[], &on_metrics, ctx.limit)?
+                let plan = AccumulatorPlan::new(spec);
+                select::rows(&plan, spec, &rolled, None, &[], &on_metrics, ctx.limit)?
             }
         };
-        Ok(Fetched::new(rows).covering(covered))
+        let trend = trend_metric.map(|metric| {
+            let (per_step, first, _) = trend::steps(end - start, self.width, picked.lo, picked.hi);
+            let buckets = self.buckets_in(first * per_step, picked.hi);
+            let all: Vec<usize> = (0..dims).collect();
+            let input = TrendInput {
+                plan: &self.plan,
+                metric,
+                length: end - start,
+                width: self.width,
+                lo: picked.lo,
+                hi: picked.hi,
+                buckets: &buckets,
+                filters: &key_filters,
+                positions: grouped.as_ref().map_or(&all, |(p, _)| p),
+            };
+            trend::trend(&input, &rows)
+        });
+        Ok(Fetched::new(rows).covering(covered).with_trend(trend))
+    }
+
+    /// The index among the metrics of the metric column `name`, and its name.
+    fn trend_metric<'a>(&self, name: &'a str) -> Result<(usize, &'a str)> {
+        let metrics = self.spec.metrics();
+        match metrics.iter().position(|m| m.name == name) {
+            Some(i) => Ok((i, name)),
+            None => Err(Error::invalid_parameter(format!(
+                "cannot show the trend of `{name}`: not a metric; {}",
+                crate::error::one_of(metrics.iter().map(|m| m.name.as_str()))
+            ))),
+        }
+    }
+
+    /// The buckets `[from, to)` held, shared (for a trend, which may reach before the
+    /// window).
+    fn buckets_in(&self, from: i64, to: i64) -> Vec<(i64, Arc<Groups>)> {
+        let s = lock(&self.state);
+        s.buckets
+            .range(from..to)
+            .map(|(&i, b)| (i, b.clone()))
+            .collect()
     }
 
     /// The buckets of `[start, end)` ns (shared, not copied), after moving the horizon
