@@ -46,11 +46,13 @@ impl Interner {
         self.live_at_sweep = self.keys.len();
     }
 
-    /// Sweeps once the table has grown by half since the last sweep: amortised O(1)
-    /// per key interned, with at most half the live keys held dead in between. A dead
+    /// Sweeps once the table has grown by an eighth since the last sweep: amortised
+    /// O(1) per key interned (eight key visits per new key), with at most an eighth of
+    /// the live keys held dead in between, so a stream of new groups (new flows, new
+    /// hosts) holds memory flat instead of in a slow climb to the next sweep. A dead
     /// key is harmless meanwhile (a group that comes back reuses it).
     pub(super) fn maybe_sweep(&mut self) {
-        if self.keys.len() > self.live_at_sweep + (self.live_at_sweep / 2).max(1024) {
+        if self.keys.len() > self.live_at_sweep + (self.live_at_sweep / 8).max(1024) {
             self.sweep();
         }
     }
