@@ -1,6 +1,8 @@
 //! [`CompositeFetch`]: the paging of one composite fetch, without I/O; [`Pager`], the
 //! `after_key` paging it shares with [`BucketFetch`](crate::sans_io::BucketFetch).
 
+use std::sync::Arc;
+
 use livetable_core::{Error, ErrorKind, FetchContext, Fetched, Result, Row};
 use serde_json::Value as Json;
 
@@ -36,8 +38,9 @@ use crate::response::search;
 /// # Ok::<(), livetable_core::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct CompositeFetch<'a> {
-    plan: &'a Plan,
+pub struct CompositeFetch {
+    /// The plan of the fetch's grouping (the source's own, or a grouped one it keeps).
+    plan: Arc<Plan>,
     pager: Pager,
     rows: Vec<Row>,
     partial: Vec<String>,
@@ -122,9 +125,9 @@ pub(crate) trait Paged {
     fn accept(&mut self, body: &[u8]) -> Result<()>;
 }
 
-impl<'a> CompositeFetch<'a> {
+impl CompositeFetch {
     pub(crate) fn new(
-        plan: &'a Plan,
+        plan: Arc<Plan>,
         ctx: &FetchContext,
         page_size: usize,
         max_groups: usize,
@@ -135,8 +138,8 @@ impl<'a> CompositeFetch<'a> {
             plan.spec.filters().iter().chain(&ctx.filters),
         )?;
         Ok(CompositeFetch {
+            pager: Pager::new(composite::body(&plan, query, page_size, None)),
             plan,
-            pager: Pager::new(composite::body(plan, query, page_size, None)),
             rows: Vec::new(),
             partial: Vec::new(),
             max_groups,
@@ -154,7 +157,7 @@ impl<'a> CompositeFetch<'a> {
     /// ([`ErrorKind::LimitExceeded`]), or when the server repeats an `after_key`.
     pub fn accept(&mut self, body: &[u8]) -> Result<()> {
         self.pager.check_open()?;
-        let page = search::composite_page(self.plan, body, &mut self.rows, self.max_groups)?;
+        let page = search::composite_page(&self.plan, body, &mut self.rows, self.max_groups)?;
         if let Some(p) = page.partial
             && !self.partial.contains(&p)
         {
@@ -189,7 +192,7 @@ impl<'a> CompositeFetch<'a> {
     }
 }
 
-impl Paged for CompositeFetch<'_> {
+impl Paged for CompositeFetch {
     fn next_request(&self) -> Option<Vec<u8>> {
         CompositeFetch::next_request(self)
     }

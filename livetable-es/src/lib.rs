@@ -7,7 +7,8 @@
 //!   key), a verify-certificates switch, a request timeout, an index name or pattern.
 //!   [`EsConfig`] is the same as plain serde data.
 //! - [`EsClient::aggregate`] → [`EsAggregate`]: an [`Aggregate`](livetable_core::Aggregate)
-//!   as an exact, paged `composite` aggregation; also a
+//!   as an exact, paged `composite` aggregation (a view grouped by fewer dimensions
+//!   runs one with fewer sources); also a
 //!   [`BucketQuery`](livetable_core::BucketQuery) (partials per time bucket, for the
 //!   bucket cache: a `date_histogram` source before the dimensions, see
 //!   [`sans_io::BucketFetch`]).

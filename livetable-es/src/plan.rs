@@ -1,7 +1,11 @@
 //! [`Plan`]: what the request builders and response parsers share about one
-//! [`Aggregate`] — aggregation names, input fields and output types.
+//! [`Aggregate`] — aggregation names, input fields and output types; [`Plans`]: a
+//! source's plan and those of the groupings viewers ask for.
 
-use livetable_core::{Aggregate, DataType, MetricKind};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use livetable_core::{Aggregate, DataType, MetricKind, Result, SHARED_REFRESH_MAX_VIEWS};
 
 /// What a plan computes: final metrics per group, or mergeable partials per time
 /// bucket and group.
@@ -99,5 +103,104 @@ impl Plan {
         self.metrics
             .iter()
             .any(|m| m.kind == MetricKind::CountDistinct)
+    }
+}
+
+/// The most grouped plans kept: as many as a table over a shared-refresh source keeps
+/// views by default (each view has one grouping). Past it the kept ones are dropped,
+/// so a long-lived source never grows; rebuilding one costs microseconds.
+const MAX_GROUPINGS: usize = SHARED_REFRESH_MAX_VIEWS;
+
+/// A source's direct plan, and the plan of each grouping asked for
+/// ([`Aggregate::grouped`]: fewer sources or terms), built on first use and kept.
+#[derive(Debug)]
+pub(crate) struct Plans {
+    plan: Arc<Plan>,
+    grouped: Mutex<HashMap<Vec<usize>, Arc<Plan>>>,
+}
+
+impl Plans {
+    /// The direct plans of `spec` and of its groupings.
+    pub(crate) fn new(spec: Aggregate) -> Self {
+        Plans {
+            plan: Arc::new(Plan::new(spec, Mode::Direct)),
+            grouped: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The plan of the source's own spec.
+    pub(crate) fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// The plan of a fetch grouped by `group_by` (dimension positions), or by every
+    /// dimension when `None`. Fails when the positions are not a grouping of the
+    /// spec's dimensions.
+    pub(crate) fn grouped(&self, group_by: Option<&[usize]>) -> Result<Arc<Plan>> {
+        let Some(positions) = group_by else {
+            return Ok(self.plan.clone());
+        };
+        // Never held across an await; a panic while building leaves the map whole.
+        let mut grouped = self.grouped.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(plan) = grouped.get(positions) {
+            return Ok(plan.clone());
+        }
+        let plan = Arc::new(Plan::new(self.plan.spec.grouped(positions)?, Mode::Direct));
+        if grouped.len() >= MAX_GROUPINGS {
+            grouped.clear();
+        }
+        grouped.insert(positions.to_vec(), plan.clone());
+        Ok(plan)
+    }
+
+    /// How many grouped plans are kept (for tests).
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.grouped.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use livetable_core::Metric;
+
+    use super::*;
+
+    #[test]
+    fn each_grouping_is_planned_once_and_the_kept_ones_are_bounded() {
+        let mut b = Aggregate::builder()
+            .time_column("ts")
+            .window(Duration::from_secs(60));
+        for i in 0..5 {
+            b = b.dimension(format!("d{i}"), DataType::Int);
+        }
+        let plans = Plans::new(b.metric(Metric::count("n")).build().unwrap());
+        assert!(Arc::ptr_eq(&plans.grouped(None).unwrap(), plans.plan()));
+        let by_d3 = plans.grouped(Some(&[3, 1])).unwrap();
+        let names: Vec<&str> = by_d3.dims.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["d3", "d1"]);
+        assert!(Arc::ptr_eq(&by_d3, &plans.grouped(Some(&[3, 1])).unwrap()));
+        assert!(plans.grouped(Some(&[5])).is_err());
+        assert_eq!(plans.kept(), 1, "a refused grouping is not kept");
+
+        // Ordered pairs and triples of 5 dimensions: 80 groupings, more than are kept.
+        let mut groupings = Vec::new();
+        for a in 0..5 {
+            for b in (0..5).filter(|&b| b != a) {
+                groupings.push(vec![a, b]);
+                for c in (0..5).filter(|&c| c != a && c != b) {
+                    groupings.push(vec![a, b, c]);
+                }
+            }
+        }
+        for g in &groupings[..MAX_GROUPINGS] {
+            plans.grouped(Some(g)).unwrap();
+        }
+        assert_eq!(plans.kept(), MAX_GROUPINGS);
+        plans.grouped(Some(&groupings[MAX_GROUPINGS])).unwrap();
+        assert_eq!(plans.kept(), 1, "one more clears the kept ones first");
     }
 }

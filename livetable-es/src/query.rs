@@ -14,7 +14,7 @@ use crate::client::EsClient;
 use crate::config::SqlDialect;
 use crate::error::with_context;
 use crate::fetch::{CompositeFetch, Paged};
-use crate::plan::{Mode, Plan};
+use crate::plan::{Mode, Plan, Plans};
 use crate::request::{filters, multi_terms, sql as sql_req};
 use crate::response::{search, sql as sql_resp};
 
@@ -37,6 +37,12 @@ use crate::response::{search, sql as sql_resp};
 /// Dimensions must be aggregatable fields (`keyword`, `ip`, numbers, `date`,
 /// `boolean`; not `text`), and `Eq`/`In` filters are `term`/`terms` queries, exact on
 /// such fields.
+///
+/// It groups ([`supports_grouping`](TableQuery::supports_grouping)): a fetch with
+/// [`FetchContext::group_by`] runs the composite aggregation of
+/// [`Aggregate::grouped`] — only the kept dimensions' sources, in the order asked for,
+/// viewer filters on every dimension still in the query — planned once per grouping
+/// and kept.
 ///
 /// It is also a [`BucketQuery`]: the partials of every (time bucket, group), so that a
 /// bucket cache can keep the retention in memory and re-read only the tail each tick
@@ -75,7 +81,7 @@ use crate::response::{search, sql as sql_resp};
 #[derive(Clone, Debug)]
 pub struct EsAggregate {
     client: EsClient,
-    plan: Arc<Plan>,
+    plans: Arc<Plans>,
     /// The same spec with per-bucket partials (`avg` as `sum` + `value_count`).
     bucket_plan: Arc<Plan>,
 }
@@ -85,19 +91,24 @@ impl EsAggregate {
         Ok(EsAggregate {
             client,
             bucket_plan: Arc::new(Plan::new(spec.clone(), Mode::Buckets)),
-            plan: Arc::new(Plan::new(spec, Mode::Direct)),
+            plans: Arc::new(Plans::new(spec)),
         })
     }
 
     /// The aggregate this source translates into composite aggregations.
     pub fn spec(&self) -> &Aggregate {
-        &self.plan.spec
+        &self.plans.plan().spec
     }
 
-    /// Starts a fetch without sending anything (see [`sans_io`](crate::sans_io)).
-    pub fn start(&self, ctx: &FetchContext) -> Result<CompositeFetch<'_>> {
+    /// Starts a fetch without sending anything (see [`sans_io`](crate::sans_io)),
+    /// grouped as `ctx` says.
+    pub fn start(&self, ctx: &FetchContext) -> Result<CompositeFetch> {
         let config = self.client.config();
-        CompositeFetch::new(&self.plan, ctx, config.page_size, config.max_groups)
+        let plan = self
+            .plans
+            .grouped(ctx.group_by.as_deref())
+            .map_err(|e| with_context(e, &config.index))?;
+        CompositeFetch::new(plan, ctx, config.page_size, config.max_groups)
             .map_err(|e| with_context(e, &config.index))
     }
 
@@ -135,11 +146,15 @@ fn search_path(client: &EsClient) -> String {
 
 impl TableQuery for EsAggregate {
     fn schema(&self) -> &Schema {
-        self.plan.spec.schema()
+        self.spec().schema()
     }
 
     fn profile(&self) -> SourceProfile {
-        SourceProfile::of_aggregate(&self.plan.spec)
+        SourceProfile::of_aggregate(self.spec())
+    }
+
+    fn supports_grouping(&self) -> bool {
+        true
     }
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
@@ -154,7 +169,7 @@ impl TableQuery for EsAggregate {
 
 impl BucketQuery for EsAggregate {
     fn spec(&self) -> &Aggregate {
-        &self.plan.spec
+        EsAggregate::spec(self)
     }
 
     async fn fetch_buckets(&self, request: &BucketRequest) -> Result<Vec<BucketRow>> {
@@ -188,10 +203,16 @@ impl BucketQuery for EsAggregate {
 /// table is flagged approximate. Unlike [`EsAggregate`], events missing a dimension are
 /// left out (the aggregation drops them). The spec needs a limit and an order whose
 /// first key is a metric.
+///
+/// It groups ([`supports_grouping`](TableQuery::supports_grouping)): a fetch with
+/// [`FetchContext::group_by`] asks for the top rows of [`Aggregate::grouped`] — a
+/// `terms` or `multi_terms` over the kept dimensions only, viewer filters on every
+/// dimension still in the query — so Elasticsearch ranks the grouped rows itself
+/// (estimates as before, never a roll-up of the ungrouped top rows).
 #[derive(Clone, Debug)]
 pub struct EsTopN {
     client: EsClient,
-    plan: Arc<Plan>,
+    plans: Arc<Plans>,
     size: usize,
 }
 
@@ -213,49 +234,67 @@ impl EsTopN {
                 &index,
             ));
         }
-        let plan = Plan::new(spec, Mode::Direct);
-        // Checks the order now rather than at the first fetch.
-        multi_terms::body(&plan, serde_json::Value::Null, size)
+        let plans = Plans::new(spec);
+        // Checks the order now rather than at the first fetch. A grouping keeps every
+        // metric and so the leading metric key: its order is checked too.
+        multi_terms::body(plans.plan(), serde_json::Value::Null, size)
             .map_err(|e| with_context(e, &index))?;
         Ok(EsTopN {
             client,
-            plan: Arc::new(plan),
+            plans: Arc::new(plans),
             size,
         })
     }
 
-    /// The search body for `ctx` (what [`fetch`](TableQuery::fetch) sends).
+    /// The search body for `ctx` (what [`fetch`](TableQuery::fetch) sends), grouped
+    /// as `ctx` says.
     pub fn request(&self, ctx: &FetchContext) -> Result<serde_json::Value> {
+        let plan = self.plans.grouped(ctx.group_by.as_deref())?;
+        self.request_planned(&plan, ctx)
+    }
+
+    /// The search body for `ctx` with `plan`, the plan of its grouping.
+    fn request_planned(&self, plan: &Plan, ctx: &FetchContext) -> Result<serde_json::Value> {
         let size = ctx.limit.map_or(self.size, |l| l.min(self.size));
         let query = filters::query(
-            self.plan.spec.time_column(),
+            plan.spec.time_column(),
             &ctx.window,
-            self.plan.spec.filters().iter().chain(&ctx.filters),
+            plan.spec.filters().iter().chain(&ctx.filters),
         )?;
-        multi_terms::body(&self.plan, query, size)
+        multi_terms::body(plan, query, size)
     }
 }
 
 impl TableQuery for EsTopN {
     fn schema(&self) -> &Schema {
-        self.plan.spec.schema()
+        self.plans.plan().spec.schema()
     }
 
     fn profile(&self) -> SourceProfile {
-        SourceProfile::of_aggregate(&self.plan.spec)
+        SourceProfile::of_aggregate(&self.plans.plan().spec)
+    }
+
+    fn supports_grouping(&self) -> bool {
+        true
     }
 
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
         let index = &self.client.config().index;
-        let body = self.request(ctx).map_err(|e| with_context(e, index))?;
+        let plan = self
+            .plans
+            .grouped(ctx.group_by.as_deref())
+            .map_err(|e| with_context(e, index))?;
+        let body = self
+            .request_planned(&plan, ctx)
+            .map_err(|e| with_context(e, index))?;
         let body = serde_json::to_vec(&body).unwrap_or_default(); // a Value always serialises
         let answer = self
             .client
             .post(&search_path(&self.client), &[], body)
             .await?;
         let (mut rows, partial) =
-            search::top_n(&self.plan, &answer).map_err(|e| with_context(e, index))?;
-        self.plan.spec.order_and_limit(&mut rows, ctx.limit);
+            search::top_n(&plan, &answer).map_err(|e| with_context(e, index))?;
+        plan.spec.order_and_limit(&mut rows, ctx.limit);
         let fetched = Fetched::new(rows).approximate(true);
         Ok(match partial {
             Some(p) => fetched.partial(p),

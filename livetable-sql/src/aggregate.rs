@@ -11,13 +11,18 @@ use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPool;
 
 use crate::decode::{decode_row, decode_value};
-use crate::dialect::{Postgres, Storage};
+use crate::dialect::{Postgres, Storages};
 use crate::encode::pg_arguments;
-use crate::statement::AggregateStatement;
+use crate::statements::Statements;
 
 /// An [`Aggregate`] computed by PostgreSQL: each fetch runs one `SELECT … GROUP BY …
 /// ORDER BY … LIMIT …` with the window, the filters and the limit bound as parameters.
 /// Made by [`PgBackend::aggregate`](crate::PgBackend::aggregate).
+///
+/// It groups ([`supports_grouping`](TableQuery::supports_grouping)): a fetch with
+/// [`FetchContext::group_by`] runs the statement of [`Aggregate::grouped`] — fewer
+/// `GROUP BY` columns, viewer filters on every dimension still in the `WHERE` —
+/// built once per grouping and kept.
 ///
 /// It also answers per time bucket ([`BucketQuery`]), so a bucket cache can sit in
 /// front of it: one statement,
@@ -43,17 +48,18 @@ use crate::statement::AggregateStatement;
 pub struct PgAggregate {
     pool: PgPool,
     spec: Arc<Aggregate>,
-    statement: Arc<AggregateStatement>,
+    statements: Arc<Statements>,
     table: Arc<str>,
 }
 
 impl PgAggregate {
     pub(crate) fn new(pool: PgPool, table: &str, spec: Aggregate) -> Result<Self> {
-        let statement = AggregateStatement::new(&Postgres, table, &spec, &|_| Storage::Native)?;
+        let spec = Arc::new(spec);
+        let statements = Statements::new(&Postgres, table, spec.clone(), Storages::default())?;
         Ok(PgAggregate {
             pool,
-            spec: Arc::new(spec),
-            statement: Arc::new(statement),
+            spec,
+            statements: Arc::new(statements),
             table: table.into(),
         })
     }
@@ -65,13 +71,14 @@ impl PgAggregate {
 
     /// The SQL text a fetch with `ctx` runs (for logs and `EXPLAIN`).
     pub fn sql(&self, ctx: &FetchContext) -> Result<String> {
-        Ok(self.statement.render(ctx)?.sql)
+        let statement = self.statements.direct(ctx.group_by.as_deref())?;
+        Ok(statement.render(ctx)?.sql)
     }
 
     /// The SQL text a [`fetch_buckets`](BucketQuery::fetch_buckets) runs, or the
     /// error saying why this spec cannot be answered per bucket.
     pub fn bucket_sql(&self) -> Result<String> {
-        Ok(self.statement.bucket()?.sql().to_owned())
+        Ok(self.statements.bucket()?.sql().to_owned())
     }
 }
 
@@ -84,21 +91,29 @@ impl TableQuery for PgAggregate {
         SourceProfile::of_aggregate(&self.spec)
     }
 
+    fn supports_grouping(&self) -> bool {
+        true
+    }
+
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
-        let rendered = self.statement.render(ctx)?;
+        let with_table = |e: livetable_core::Error| e.with_context("table", &self.table);
+        let statement = self
+            .statements
+            .direct(ctx.group_by.as_deref())
+            .map_err(with_table)?;
+        let rendered = statement.render(ctx)?;
         let args = pg_arguments(&rendered.params)?;
         tracing::trace!(table = %self.table, sql = %rendered.sql, "fetching");
         // The text holds only identifiers quoted by `statement`; values are parameters.
         let rows = sqlx::query_with(AssertSqlSafe(rendered.sql), args)
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| crate::error::map(e).with_context("table", &self.table))?;
-        let schema = self.spec.schema();
+            .map_err(|e| with_table(crate::error::map(e)))?;
         let rows = rows
             .iter()
-            .map(|r| decode_row(r, schema))
+            .map(|r| decode_row(r, statement.schema()))
             .collect::<Result<Vec<_>>>()
-            .map_err(|e| e.with_context("table", &self.table))?;
+            .map_err(with_table)?;
         Ok(Fetched::new(rows))
     }
 }
@@ -110,7 +125,7 @@ impl BucketQuery for PgAggregate {
 
     async fn fetch_buckets(&self, request: &BucketRequest) -> Result<Vec<BucketRow>> {
         let with_table = |e: livetable_core::Error| e.with_context("table", &self.table);
-        let statement = self.statement.bucket().map_err(with_table)?;
+        let statement = self.statements.bucket().map_err(with_table)?;
         let rendered = statement.render(request).map_err(with_table)?;
         let args = pg_arguments(&rendered.params)?;
         tracing::trace!(table = %self.table, sql = %rendered.sql, "fetching buckets");

@@ -41,6 +41,31 @@ pub(crate) enum Storage {
     Inet6,
 }
 
+/// How the store holds each column: by name (matched without case, as MySQL matches
+/// column names), and one storage for the others. The default is
+/// [`Storage::Native`] for every column.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Storages {
+    columns: Vec<(String, Storage)>,
+    others: Storage,
+}
+
+impl Storages {
+    /// `columns` stored as said, every other column as `others`.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))] // PostgreSQL's are all native
+    pub(crate) fn new(columns: Vec<(String, Storage)>, others: Storage) -> Self {
+        Storages { columns, others }
+    }
+
+    /// How the store holds the column `name`.
+    pub(crate) fn of(&self, name: &str) -> Storage {
+        self.columns
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or(self.others, |(_, s)| *s)
+    }
+}
+
 /// A column as the builder sees it: quoted name, livetable type, storage.
 #[derive(Clone, Debug)]
 pub(crate) struct Col {

@@ -11,7 +11,8 @@
 //! | *(always)* | PostgreSQL 14+: [`PgBackend`] |
 //! | `mysql` | MySQL 5.7+ / MariaDB 10.5+: `MySqlBackend` |
 //!
-//! - One parameterised statement per spec and viewer shape; identifiers come only from
+//! - One parameterised statement per spec, viewer grouping and filter shape (a view
+//!   grouped by fewer dimensions runs its own `GROUP BY`); identifiers come only from
 //!   the validated spec and are quoted, every value is a bind parameter, the window
 //!   bounds are bound timestamps. Results follow `Aggregate`'s semantics exactly
 //!   (byte order for text, `Null` first ascending, dimensions as the tie-break, integer
@@ -77,6 +78,7 @@ mod pool;
 mod raw;
 mod shared;
 mod statement;
+mod statements;
 
 pub use aggregate::PgAggregate;
 pub use backend::PgBackend;

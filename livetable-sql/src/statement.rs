@@ -4,11 +4,11 @@
 //!
 //! Identifiers come only from the validated spec and are quoted by the dialect; every
 //! value (window bounds, filter values, the limit, the bucket width) is a bind
-//! parameter. The text depends only on the spec and on the *shape* of the viewer's
-//! filters (which columns, which operators, whether a `Null` is matched, and for
-//! dialects without array parameters how many values an `in` has), so the drivers'
-//! per-connection caches of prepared statements, keyed by the text, prepare each shape
-//! once.
+//! parameter. The text depends only on the spec, the view's grouping and the *shape*
+//! of the viewer's filters (which columns, which operators, whether a `Null` is
+//! matched, and for dialects without array parameters how many values an `in` has), so
+//! the drivers' per-connection caches of prepared statements, keyed by the text,
+//! prepare each shape once.
 //!
 //! The statement reproduces [`Aggregate`]'s semantics exactly, in every dialect:
 //! - `start <= time < end`;
@@ -20,14 +20,15 @@
 //!   overflows, an `avg` is a float.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use chrono::DateTime;
 use livetable_core::{
     Aggregate, BucketRequest, BucketRow, DataType, Direction, Error, ErrorKind, FetchContext,
-    Filter, MetricKind, Partial, Result, Value,
+    Filter, MetricKind, Partial, Result, Schema, Value,
 };
 
-use crate::dialect::{Binder, Col, Dialect, Param, Slot, Storage};
+use crate::dialect::{Binder, Col, Dialect, Param, Slot, Storages};
 
 /// Quotes a table name, `table` or `schema.table`, each part as an identifier.
 pub(crate) fn quote_table(d: &dyn Dialect, name: &str) -> Result<String> {
@@ -60,9 +61,36 @@ struct Dim {
     col: Col,
 }
 
-/// The parts of one spec's statements that do not depend on the view.
+/// The column `name` of `spec`'s inputs (a dimension or a field), quoted, with its
+/// type and storage.
+fn column(d: &dyn Dialect, spec: &Aggregate, name: &str, storage: &Storages) -> Result<Col> {
+    let t = spec.input_type(name).ok_or_else(|| {
+        Error::invalid_spec(format!("unknown column `{name}`")).with_context("column", name)
+    })?;
+    Ok(Col {
+        q: d.quote_ident(name, "column")?,
+        t,
+        storage: storage.of(name),
+    })
+}
+
+/// `spec`'s dimensions, in key order.
+fn dimension_columns(d: &dyn Dialect, spec: &Aggregate, storage: &Storages) -> Result<Vec<Dim>> {
+    spec.dimensions()
+        .iter()
+        .map(|dim| {
+            Ok(Dim {
+                name: dim.name.clone(),
+                col: column(d, spec, &dim.name, storage)?,
+            })
+        })
+        .collect()
+}
+
+/// The direct statement of one grouping of a spec (one row per group over the window),
+/// with what does not depend on the view already written.
 #[derive(Debug)]
-pub(crate) struct AggregateStatement {
+pub(crate) struct DirectStatement {
     dialect: &'static dyn Dialect,
     /// `SELECT … FROM … WHERE time >= ? AND time < ?`, then the static filters.
     head: String,
@@ -70,50 +98,47 @@ pub(crate) struct AggregateStatement {
     head_params: Binder,
     /// ` GROUP BY … ORDER BY …`.
     tail: String,
-    dimensions: Vec<Dim>,
+    /// The columns viewer filters may name: the source spec's dimensions, also those a
+    /// grouping leaves out (filters apply before the roll-up).
+    filterable: Vec<Dim>,
     spec_limit: Option<usize>,
-    /// The bucketed statement, or why this spec has none (`Error` is not `Clone`:
-    /// kept as its kind, message and column).
-    bucket: std::result::Result<BucketStatement, (ErrorKind, String, Option<String>)>,
+    /// The schema of the rows.
+    schema: Arc<Schema>,
 }
 
-impl AggregateStatement {
-    /// Prepares the view-independent parts for `spec` over `table`; `storage` says how
-    /// the store holds a column (by name), for dialects with several ways.
+impl DirectStatement {
+    /// The statement of `source` over `table`, grouped by the dimensions at `group_by`
+    /// when given (the statement of [`Aggregate::grouped`]: fewer `GROUP BY` columns);
+    /// `storage` says how the store holds a column, for dialects with several ways.
     pub(crate) fn new(
         dialect: &'static dyn Dialect,
         table: &str,
-        spec: &Aggregate,
-        storage: &dyn Fn(&str) -> Storage,
+        source: &Aggregate,
+        group_by: Option<&[usize]>,
+        storage: &Storages,
     ) -> Result<Self> {
         let d = dialect;
+        let grouped;
+        let spec = match group_by {
+            Some(positions) => {
+                grouped = source.grouped(positions)?;
+                &grouped
+            }
+            None => source,
+        };
         let table = quote_table(d, table)?;
         let time = d.quote_ident(spec.time_column(), "time column")?;
-        let col = |name: &str| -> Result<Col> {
-            let t = spec.input_type(name).ok_or_else(|| {
-                Error::invalid_spec(format!("unknown column `{name}`")).with_context("column", name)
-            })?;
-            Ok(Col {
-                q: d.quote_ident(name, "column")?,
-                t,
-                storage: storage(name),
-            })
-        };
+        let col = |name: &str| column(d, spec, name, storage);
 
+        let dimensions = dimension_columns(d, spec, storage)?;
         let mut select = Vec::new();
-        let mut dimensions = Vec::new();
-        for dim in spec.dimensions() {
-            let c = col(&dim.name)?;
-            let expr = d.select(&c);
-            if expr == c.q {
+        for dim in &dimensions {
+            let expr = d.select(&dim.col);
+            if expr == dim.col.q {
                 select.push(expr);
             } else {
-                select.push(format!("{expr} AS {}", c.q));
+                select.push(format!("{expr} AS {}", dim.col.q));
             }
-            dimensions.push(Dim {
-                name: dim.name.clone(),
-                col: c,
-            });
         }
         for m in spec.metrics() {
             let alias = d.quote_ident(&m.name, "metric")?;
@@ -150,23 +175,26 @@ impl AggregateStatement {
             group.join(", "),
             order.join(", ")
         );
-
-        let bucket = BucketStatement::new(d, &table, &time, spec, &dimensions, &col).map_err(|e| {
-            (
-                e.kind(),
-                e.message().to_owned(),
-                e.context_value("column").map(str::to_owned),
-            )
-        });
-        Ok(AggregateStatement {
+        let filterable = match group_by {
+            // The left-out dimensions are fields of the grouped spec, and the source's
+            // columns either way.
+            Some(_) => dimension_columns(d, source, storage)?,
+            None => dimensions,
+        };
+        Ok(DirectStatement {
             dialect,
             head,
             head_params,
             tail,
-            dimensions,
+            filterable,
             spec_limit: spec.limit(),
-            bucket,
+            schema: spec.schema().clone(),
         })
+    }
+
+    /// The schema of the rows it returns.
+    pub(crate) fn schema(&self) -> &Schema {
+        &self.schema
     }
 
     /// The SQL text and its bind parameters for one fetch.
@@ -176,9 +204,9 @@ impl AggregateStatement {
         sql.push_str(&self.head);
         let mut b = self.head_params.clone();
         for f in &ctx.filters {
-            let Some(dim) = self.dimensions.iter().find(|dim| dim.name == f.column()) else {
+            let Some(dim) = self.filterable.iter().find(|dim| dim.name == f.column()) else {
                 let names: Vec<String> = self
-                    .dimensions
+                    .filterable
                     .iter()
                     .map(|dim| format!("`{}`", dim.name))
                     .collect();
@@ -203,18 +231,6 @@ impl AggregateStatement {
         sql.push_str(&limit);
         let params = resolve(d, &b.slots, ctx.window.start, ctx.window.end, None)?;
         Ok(Rendered { sql, params })
-    }
-
-    /// The bucketed statement, or an error saying why this spec cannot have one.
-    pub(crate) fn bucket(&self) -> Result<&BucketStatement> {
-        self.bucket.as_ref().map_err(|(kind, message, column)| {
-            let e =
-                Error::new(*kind, message.clone()).with_context("backend", self.dialect.backend());
-            match column {
-                Some(c) => e.with_context("column", c),
-                None => e,
-            }
-        })
     }
 }
 
@@ -336,18 +352,21 @@ pub(crate) struct BucketStatement {
 }
 
 impl BucketStatement {
-    fn new(
+    /// The bucketed statement of `spec` over `table`, or why it cannot have one.
+    pub(crate) fn new(
         d: &'static dyn Dialect,
         table: &str,
-        time: &str,
         spec: &Aggregate,
-        dimensions: &[Dim],
-        col: &dyn Fn(&str) -> Result<Col>,
+        storage: &Storages,
     ) -> Result<Self> {
+        let table = quote_table(d, table)?;
+        let time = d.quote_ident(spec.time_column(), "time column")?;
+        let col = |name: &str| column(d, spec, name, storage);
+        let dimensions = dimension_columns(d, spec, storage)?;
         let mut b = Binder::new(d);
-        let mut select = vec![d.bucket(time, &mut b)];
+        let mut select = vec![d.bucket(&time, &mut b)];
         let mut targets = vec![("bucket".to_owned(), d.bucket_type())];
-        for dim in dimensions {
+        for dim in &dimensions {
             select.push(d.select(&dim.col));
             targets.push((dim.name.clone(), dim.col.t));
         }
@@ -402,7 +421,7 @@ impl BucketStatement {
             }
         }
         let mut sql = format!("SELECT {} FROM {table}", select.join(", "));
-        where_clause(d, &mut sql, &mut b, time, spec, col)?;
+        where_clause(d, &mut sql, &mut b, &time, spec, &col)?;
         let group: Vec<String> = dimensions.iter().map(|dim| d.key(&dim.col)).collect();
         sql.push_str(" GROUP BY 1");
         for g in group {
@@ -495,8 +514,8 @@ mod tests {
 
     const PG: &Postgres = &Postgres;
 
-    fn pg(table: &str, spec: &Aggregate) -> Result<AggregateStatement> {
-        AggregateStatement::new(PG, table, spec, &|_| Storage::Native)
+    fn pg(table: &str, spec: &Aggregate) -> Result<DirectStatement> {
+        DirectStatement::new(PG, table, spec, None, &Storages::default())
     }
 
     fn spec() -> Aggregate {
@@ -601,8 +620,7 @@ mod tests {
             .limit(10)
             .build()
             .unwrap();
-        let st = pg("public.t", &spec).unwrap();
-        let b = st.bucket().unwrap();
+        let b = BucketStatement::new(PG, "public.t", &spec, &Storages::default()).unwrap();
         assert_eq!(
             b.sql(),
             "SELECT date_bin($1::interval, \"ts\", '1970-01-01 00:00:00+00'), \"host\", count(*), \
@@ -642,6 +660,48 @@ mod tests {
             ]
         );
         assert!(b.row(vec![Value::Null]).is_err());
+    }
+
+    #[test]
+    fn a_grouping_has_fewer_group_by_columns_and_filters_on_every_dimension() {
+        let window = Window::ending_at(Utc::now(), Duration::from_secs(60)).unwrap();
+        let by_port = |positions: &[usize]| {
+            DirectStatement::new(PG, "t", &spec(), Some(positions), &Storages::default()).unwrap()
+        };
+        // Grouped by port: host, left out, is still a viewer's filter (before the
+        // roll-up), and the static filters stay.
+        let st = by_port(&[1]);
+        let ctx = FetchContext::new(window).with_filters(vec![Filter::eq("host", "a")]);
+        assert_eq!(
+            st.render(&ctx).unwrap().sql,
+            "SELECT \"port\", count(*) AS \"count\", sum(\"size\")::int8 AS \"size\", \
+             avg(\"lat\")::float8 AS \"lat\", count(DISTINCT \"port\") AS \"ports\" \
+             FROM \"t\" WHERE \"ts\" >= $1 AND \"ts\" < $2 \
+             AND \"size\" IS NULL AND (\"port\" = ANY($3) OR \"port\" IS NULL) \
+             AND \"host\" = $4 \
+             GROUP BY \"port\" ORDER BY 3 DESC NULLS LAST, \"port\" ASC NULLS FIRST LIMIT $5"
+        );
+        assert_eq!(st.schema(), &spec().schema().grouped(&[1]).unwrap());
+        // Reordered: the key columns in the order asked for.
+        let st = by_port(&[1, 0]);
+        let sql = st.render(&FetchContext::new(window)).unwrap().sql;
+        assert!(
+            sql.starts_with("SELECT \"port\", \"host\", count(*)"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(
+                "GROUP BY \"port\", \"host\" ORDER BY 4 DESC NULLS LAST, \
+                          \"port\" ASC NULLS FIRST, \"host\" COLLATE \"C\" ASC NULLS FIRST"
+            ),
+            "{sql}"
+        );
+        // Not a grouping of the dimensions.
+        for bad in [&[][..], &[2], &[0, 0]] {
+            let e = DirectStatement::new(PG, "t", &spec(), Some(bad), &Storages::default())
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidParameter, "{bad:?}: {e}");
+        }
     }
 
     #[test]

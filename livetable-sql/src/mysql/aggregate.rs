@@ -14,8 +14,8 @@ use tokio::sync::OnceCell;
 use super::decode::{decode_row, decode_value};
 use super::dialect::MySql;
 use super::encode::arguments;
-use crate::dialect::Storage;
-use crate::statement::AggregateStatement;
+use crate::dialect::{Storage, Storages};
+use crate::statements::Statements;
 
 /// An [`Aggregate`] computed by MySQL or MariaDB: each fetch runs one `SELECT … GROUP
 /// BY … ORDER BY … LIMIT ?` with the window, the filters and the limit bound as `?`
@@ -36,30 +36,36 @@ use crate::statement::AggregateStatement;
 /// '1970-01-01', ts) / ?) * ?` epoch seconds grouped with the dimensions, in a UTC
 /// session. A `DATETIME` time column is taken to hold UTC. `count_distinct` cannot be
 /// answered per bucket: use the direct mode for it.
+///
+/// It groups ([`supports_grouping`](TableQuery::supports_grouping)): a fetch with
+/// [`FetchContext::group_by`] runs the statement of [`Aggregate::grouped`] — fewer
+/// `GROUP BY` columns, viewer filters on every dimension still in the `WHERE` —
+/// built once per grouping and kept.
 #[derive(Debug, Clone)]
 pub struct MySqlAggregate {
     pool: MySqlPool,
     spec: Arc<Aggregate>,
     table: Arc<str>,
-    /// The statement once the storage of IP columns is known (at once when the spec
+    /// The statements once the storage of IP columns is known (at once when the spec
     /// has none).
-    statement: Arc<OnceCell<AggregateStatement>>,
+    statements: Arc<OnceCell<Statements>>,
 }
 
 impl MySqlAggregate {
     pub(crate) fn new(pool: MySqlPool, table: &str, spec: Aggregate) -> Result<Self> {
+        let spec = Arc::new(spec);
         // Validates every identifier now, whatever the storage turns out to be.
-        let draft = AggregateStatement::new(&MySql, table, &spec, &|_| Storage::Native)?;
-        let statement = if ip_columns(&spec).is_empty() {
+        let draft = Statements::new(&MySql, table, spec.clone(), Storages::default())?;
+        let statements = if ip_columns(&spec).is_empty() {
             OnceCell::new_with(Some(draft))
         } else {
             OnceCell::new()
         };
         Ok(MySqlAggregate {
             pool,
-            spec: Arc::new(spec),
+            spec,
             table: table.into(),
-            statement: Arc::new(statement),
+            statements: Arc::new(statements),
         })
     }
 
@@ -71,25 +77,21 @@ impl MySqlAggregate {
     /// The SQL text a fetch with `ctx` runs (for logs and `EXPLAIN`); may read the
     /// table's column types first.
     pub async fn sql(&self, ctx: &FetchContext) -> Result<String> {
-        Ok(self.statement().await?.render(ctx)?.sql)
+        let statement = self.statements().await?.direct(ctx.group_by.as_deref())?;
+        Ok(statement.render(ctx)?.sql)
     }
 
     /// The SQL text a [`fetch_buckets`](BucketQuery::fetch_buckets) runs, or the
     /// error saying why this spec cannot be answered per bucket.
     pub async fn bucket_sql(&self) -> Result<String> {
-        Ok(self.statement().await?.bucket()?.sql().to_owned())
+        Ok(self.statements().await?.bucket()?.sql().to_owned())
     }
 
-    async fn statement(&self) -> Result<&AggregateStatement> {
-        self.statement
+    async fn statements(&self) -> Result<&Statements> {
+        self.statements
             .get_or_try_init(|| async {
-                let storage = self.ip_storage().await?;
-                AggregateStatement::new(&MySql, &self.table, &self.spec, &|name| {
-                    storage
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                        .map_or(Storage::IpText, |(_, s)| *s)
-                })
+                let storage = Storages::new(self.ip_storage().await?, Storage::IpText);
+                Statements::new(&MySql, &self.table, self.spec.clone(), storage)
             })
             .await
             .map_err(|e| e.with_context("table", &self.table))
@@ -158,21 +160,30 @@ impl TableQuery for MySqlAggregate {
     // `fetch` and `fetch_buckets` look like PostgreSQL's but run on other driver types
     // (pool, arguments, and a statement chosen per server flavour on first use); the
     // row decoding they share lives in `crate::shared`.
+    fn supports_grouping(&self) -> bool {
+        true
+    }
+
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
-        let rendered = self.statement().await?.render(ctx)?;
+        let with_table = |e: Error| e.with_context("table", &self.table);
+        let statement = self
+            .statements()
+            .await?
+            .direct(ctx.group_by.as_deref())
+            .map_err(with_table)?;
+        let rendered = statement.render(ctx)?;
         let args = arguments(&rendered.params)?;
         tracing::trace!(table = %self.table, sql = %rendered.sql, "fetching");
         // The text holds only identifiers quoted by `statement`; values are parameters.
         let rows = sqlx::query_with(AssertSqlSafe(rendered.sql), args)
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| super::error::map(e).with_context("table", &self.table))?;
-        let schema = self.spec.schema();
+            .map_err(|e| with_table(super::error::map(e)))?;
         let rows = rows
             .iter()
-            .map(|r| decode_row(r, schema))
+            .map(|r| decode_row(r, statement.schema()))
             .collect::<Result<Vec<_>>>()
-            .map_err(|e| e.with_context("table", &self.table))?;
+            .map_err(with_table)?;
         Ok(Fetched::new(rows))
     }
 }
@@ -184,7 +195,7 @@ impl BucketQuery for MySqlAggregate {
 
     async fn fetch_buckets(&self, request: &BucketRequest) -> Result<Vec<BucketRow>> {
         let with_table = |e: Error| e.with_context("table", &self.table);
-        let statement = self.statement().await?.bucket().map_err(with_table)?;
+        let statement = self.statements().await?.bucket().map_err(with_table)?;
         let rendered = statement.render(request).map_err(with_table)?;
         let args = arguments(&rendered.params)?;
         tracing::trace!(table = %self.table, sql = %rendered.sql, "fetching buckets");

@@ -186,9 +186,11 @@ impl Dialect for MySql {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::statement::AggregateStatement;
+    use crate::dialect::Storages;
+    use crate::statements::Statements;
     use chrono::Utc;
     use livetable_core::{Aggregate, FetchContext, Filter, Metric, Window};
+    use std::sync::Arc;
     use std::time::Duration;
 
     #[test]
@@ -234,16 +236,14 @@ mod tests {
             .order_by("bytes", Direction::Desc)
             .build()
             .unwrap();
-        let st = AggregateStatement::new(&MySql, "db.t", &spec, &|name| {
-            if name == "ip" {
-                Storage::IpBinary
-            } else {
-                Storage::Native
-            }
-        })
-        .unwrap();
+        let storage = Storages::new(vec![("ip".to_owned(), Storage::IpBinary)], Storage::Native);
+        let st = Statements::new(&MySql, "db.t", Arc::new(spec), storage).unwrap();
         let window = Window::ending_at(Utc::now(), Duration::from_secs(60)).unwrap();
-        let r = st.render(&FetchContext::new(window)).unwrap();
+        let r = st
+            .direct(None)
+            .unwrap()
+            .render(&FetchContext::new(window))
+            .unwrap();
         let host = "CAST(CONVERT(`host` USING utf8mb4) AS BINARY)";
         assert_eq!(
             r.sql,
@@ -257,6 +257,21 @@ mod tests {
             )
         );
         assert_eq!(r.params.len(), 4, "no LIMIT parameter without a limit");
+        // Grouped by the address: the host, left out, is still filtered on.
+        let by_ip = FetchContext::new(window)
+            .with_filters(vec![Filter::eq("host", "a")])
+            .with_group_by(Some(vec![1]));
+        let r = st.direct(Some(&[1])).unwrap().render(&by_ip).unwrap();
+        assert_eq!(
+            r.sql,
+            format!(
+                "SELECT INET6_NTOA(`ip`) AS `ip`, COUNT(*) AS `n`, SUM(`size`) AS `bytes` \
+                 FROM `db`.`t` WHERE `ts` >= ? AND `ts` < ? \
+                 AND ({host} IN (?, ?) OR `host` IS NULL) AND {host} = ? \
+                 GROUP BY `ip` ORDER BY 3 DESC, {} ASC",
+                ip_key("`ip`")
+            )
+        );
         let b = st.bucket().unwrap();
         assert!(
             b.sql().starts_with(

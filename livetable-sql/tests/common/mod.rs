@@ -6,6 +6,8 @@
 //!   the test database seen through it ([`TestStore`]), so a scenario is written once.
 //! - [`fault`], [`injection`], [`buckets`], [`errors`]: scenarios written once and run
 //!   by `fault.rs` / `mysql_fault.rs`, and so on, on each dialect.
+//! - [`grouping`]: grouped fetches agree with the grouped spec and with a bucket
+//!   cache's roll-up, on each dialect.
 //! - [`merge`]: merging bucket rows as a bucket cache does, checked against the direct
 //!   statement.
 //!
@@ -16,6 +18,7 @@ pub mod buckets;
 pub mod dialect;
 pub mod errors;
 pub mod fault;
+pub mod grouping;
 pub mod injection;
 pub mod merge;
 #[cfg(feature = "mysql")]

@@ -1,0 +1,161 @@
+//! [`Statements`]: the statements one aggregate source runs — its direct statement, its
+//! bucketed one, and one direct statement per grouping viewers ask for, built on first
+//! use and kept.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use livetable_core::{Aggregate, Error, ErrorKind, Result, SHARED_REFRESH_MAX_VIEWS};
+
+use crate::dialect::{Dialect, Storages};
+use crate::statement::{BucketStatement, DirectStatement};
+
+/// The most grouped statements kept: as many as a table over a shared-refresh source
+/// keeps views by default (each view has one grouping). Past it the kept ones are
+/// dropped, so a long-lived source never grows; rebuilding one costs microseconds.
+const MAX_GROUPINGS: usize = SHARED_REFRESH_MAX_VIEWS;
+
+/// The statements of one [`Aggregate`] over one table.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    dialect: &'static dyn Dialect,
+    table: String,
+    spec: Arc<Aggregate>,
+    storage: Storages,
+    direct: Arc<DirectStatement>,
+    /// The bucketed statement, or why this spec has none (`Error` is not `Clone`:
+    /// kept as its kind, message and column).
+    bucket: std::result::Result<BucketStatement, (ErrorKind, String, Option<String>)>,
+    /// The direct statement of each grouping asked for, by dimension positions.
+    grouped: Mutex<HashMap<Vec<usize>, Arc<DirectStatement>>>,
+}
+
+impl Statements {
+    /// Builds the statements of `spec` over `table`; `storage` says how the store holds
+    /// each column. Fails when a name cannot be quoted or a metric is not supported.
+    pub(crate) fn new(
+        dialect: &'static dyn Dialect,
+        table: &str,
+        spec: Arc<Aggregate>,
+        storage: Storages,
+    ) -> Result<Self> {
+        let direct = DirectStatement::new(dialect, table, &spec, None, &storage)?;
+        let bucket = BucketStatement::new(dialect, table, &spec, &storage).map_err(|e| {
+            (
+                e.kind(),
+                e.message().to_owned(),
+                e.context_value("column").map(str::to_owned),
+            )
+        });
+        Ok(Statements {
+            dialect,
+            table: table.to_owned(),
+            spec,
+            storage,
+            direct: Arc::new(direct),
+            bucket,
+            grouped: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The direct statement of a fetch grouped by `group_by` (dimension positions), or
+    /// by every dimension when `None`. Fails when the positions are not a grouping of
+    /// the spec's dimensions.
+    pub(crate) fn direct(&self, group_by: Option<&[usize]>) -> Result<Arc<DirectStatement>> {
+        let Some(positions) = group_by else {
+            return Ok(self.direct.clone());
+        };
+        // Never held across an await; a panic while building leaves the map whole.
+        let mut grouped = self.grouped.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(statement) = grouped.get(positions) {
+            return Ok(statement.clone());
+        }
+        let statement = Arc::new(DirectStatement::new(
+            self.dialect,
+            &self.table,
+            &self.spec,
+            Some(positions),
+            &self.storage,
+        )?);
+        if grouped.len() >= MAX_GROUPINGS {
+            grouped.clear();
+        }
+        grouped.insert(positions.to_vec(), statement.clone());
+        Ok(statement)
+    }
+
+    /// The bucketed statement, or an error saying why this spec cannot have one.
+    pub(crate) fn bucket(&self) -> Result<&BucketStatement> {
+        self.bucket.as_ref().map_err(|(kind, message, column)| {
+            let e =
+                Error::new(*kind, message.clone()).with_context("backend", self.dialect.backend());
+            match column {
+                Some(c) => e.with_context("column", c),
+                None => e,
+            }
+        })
+    }
+
+    /// How many grouped statements are kept (for tests).
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.grouped.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use livetable_core::{DataType, Metric};
+
+    use super::*;
+    use crate::dialect::Postgres;
+
+    fn statements(dimensions: usize) -> Statements {
+        let mut b = Aggregate::builder()
+            .time_column("ts")
+            .window(Duration::from_secs(60));
+        for i in 0..dimensions {
+            b = b.dimension(format!("d{i}"), DataType::Int);
+        }
+        let spec = b.metric(Metric::count("n")).build().unwrap();
+        Statements::new(&Postgres, "t", Arc::new(spec), Storages::default()).unwrap()
+    }
+
+    #[test]
+    fn each_grouping_is_built_once_and_the_kept_ones_are_bounded() {
+        let st = statements(2);
+        assert!(Arc::ptr_eq(
+            &st.direct(None).unwrap(),
+            &st.direct(None).unwrap()
+        ));
+        let by_second = st.direct(Some(&[1])).unwrap();
+        assert!(Arc::ptr_eq(&by_second, &st.direct(Some(&[1])).unwrap()));
+        assert!(!Arc::ptr_eq(&by_second, &st.direct(Some(&[0])).unwrap()));
+        assert_eq!(st.kept(), 2);
+        assert!(st.direct(Some(&[1, 1])).is_err());
+        assert_eq!(st.kept(), 2, "a refused grouping is not kept");
+
+        // Ordered pairs and triples of 5 dimensions: 80 groupings, more than are kept.
+        let st = statements(5);
+        let mut groupings = Vec::new();
+        for a in 0..5 {
+            for b in (0..5).filter(|&b| b != a) {
+                groupings.push(vec![a, b]);
+                for c in (0..5).filter(|&c| c != a && c != b) {
+                    groupings.push(vec![a, b, c]);
+                }
+            }
+        }
+        for g in &groupings[..MAX_GROUPINGS] {
+            st.direct(Some(g)).unwrap();
+        }
+        assert_eq!(st.kept(), MAX_GROUPINGS);
+        st.direct(Some(&groupings[0])).unwrap();
+        assert_eq!(st.kept(), MAX_GROUPINGS, "a kept grouping is reused");
+        st.direct(Some(&groupings[MAX_GROUPINGS])).unwrap();
+        assert_eq!(st.kept(), 1, "one more clears the kept ones first");
+    }
+}
