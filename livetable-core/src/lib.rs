@@ -57,6 +57,7 @@ pub mod config;
 mod error;
 mod filter;
 mod format;
+mod grouping;
 mod key;
 mod live;
 mod memory;
@@ -77,6 +78,7 @@ pub use chrono;
 pub use error::{Error, ErrorKind, Result};
 pub use filter::Filter;
 pub use format::{CellStyle, Color, Comparison, FormatRule};
+pub use grouping::PerGrouping;
 pub use live::{
     Catalog, DEFAULT_MAX_VIEWS, LiveTable, LiveTableBuilder, Patch, RefreshConfig,
     SHARED_REFRESH_MAX_VIEWS, Subscription, Table, TableBuilder, TableStats, Update, ViewParams,

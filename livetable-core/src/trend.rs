@@ -21,10 +21,11 @@ use crate::value::Value;
 /// Each row's value of one metric per time step, oldest first: what a sparkline draws.
 ///
 /// Asked for with [`FetchContext::trend`](crate::FetchContext::trend) from a source
-/// whose [`supports_trend`](crate::TableQuery::supports_trend) is true. The steps cover
-/// whole multiples of `step` since the epoch, from the one holding the window's start
-/// (so the first point may reach up to one step before the window, as far as the
-/// source keeps data) to the one holding its end (the newest point, still filling).
+/// whose [`supports_trend`](crate::TableQuery::supports_trend) is true. The steps are
+/// aligned to multiples of `step` since the epoch, from the first one wholly inside the
+/// window (so the series may start up to one step after the window does, and its
+/// oldest point never shrinks as the window slides) to the one holding the window's
+/// end (the newest point, still filling).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Trend {

@@ -2,10 +2,9 @@
 //! [`Aggregate`] — aggregation names, input fields and output types; [`Plans`]: a
 //! source's plan and those of the groupings viewers ask for.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use livetable_core::{Aggregate, DataType, MetricKind, Result, SHARED_REFRESH_MAX_VIEWS};
+use livetable_core::{Aggregate, DataType, MetricKind, PerGrouping, Result};
 
 /// What a plan computes: final metrics per group, or mergeable partials per time
 /// bucket and group.
@@ -106,17 +105,12 @@ impl Plan {
     }
 }
 
-/// The most grouped plans kept: as many as a table over a shared-refresh source keeps
-/// views by default (each view has one grouping). Past it the kept ones are dropped,
-/// so a long-lived source never grows; rebuilding one costs microseconds.
-const MAX_GROUPINGS: usize = SHARED_REFRESH_MAX_VIEWS;
-
 /// A source's direct plan, and the plan of each grouping asked for
 /// ([`Aggregate::grouped`]: fewer sources or terms), built on first use and kept.
 #[derive(Debug)]
 pub(crate) struct Plans {
     plan: Arc<Plan>,
-    grouped: Mutex<HashMap<Vec<usize>, Arc<Plan>>>,
+    grouped: PerGrouping<Plan>,
 }
 
 impl Plans {
@@ -124,7 +118,7 @@ impl Plans {
     pub(crate) fn new(spec: Aggregate) -> Self {
         Plans {
             plan: Arc::new(Plan::new(spec, Mode::Direct)),
-            grouped: Mutex::new(HashMap::new()),
+            grouped: PerGrouping::default(),
         }
     }
 
@@ -140,23 +134,15 @@ impl Plans {
         let Some(positions) = group_by else {
             return Ok(self.plan.clone());
         };
-        // Never held across an await; a panic while building leaves the map whole.
-        let mut grouped = self.grouped.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(plan) = grouped.get(positions) {
-            return Ok(plan.clone());
-        }
-        let plan = Arc::new(Plan::new(self.plan.spec.grouped(positions)?, Mode::Direct));
-        if grouped.len() >= MAX_GROUPINGS {
-            grouped.clear();
-        }
-        grouped.insert(positions.to_vec(), plan.clone());
-        Ok(plan)
+        self.grouped.get_or_try_build(positions, || {
+            Ok(Plan::new(self.plan.spec.grouped(positions)?, Mode::Direct))
+        })
     }
 
     /// How many grouped plans are kept (for tests).
     #[cfg(test)]
     fn kept(&self) -> usize {
-        self.grouped.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.grouped.len()
     }
 }
 
@@ -196,11 +182,13 @@ mod tests {
                 }
             }
         }
-        for g in &groupings[..MAX_GROUPINGS] {
+        for g in &groupings[..PerGrouping::<Plan>::BOUND] {
             plans.grouped(Some(g)).unwrap();
         }
-        assert_eq!(plans.kept(), MAX_GROUPINGS);
-        plans.grouped(Some(&groupings[MAX_GROUPINGS])).unwrap();
+        assert_eq!(plans.kept(), PerGrouping::<Plan>::BOUND);
+        plans
+            .grouped(Some(&groupings[PerGrouping::<Plan>::BOUND]))
+            .unwrap();
         assert_eq!(plans.kept(), 1, "one more clears the kept ones first");
     }
 }

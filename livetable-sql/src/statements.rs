@@ -2,18 +2,12 @@
 //! bucketed one, and one direct statement per grouping viewers ask for, built on first
 //! use and kept.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use livetable_core::{Aggregate, Error, ErrorKind, Result, SHARED_REFRESH_MAX_VIEWS};
+use livetable_core::{Aggregate, Error, ErrorKind, PerGrouping, Result};
 
 use crate::dialect::{Dialect, Storages};
 use crate::statement::{BucketStatement, DirectStatement};
-
-/// The most grouped statements kept: as many as a table over a shared-refresh source
-/// keeps views by default (each view has one grouping). Past it the kept ones are
-/// dropped, so a long-lived source never grows; rebuilding one costs microseconds.
-const MAX_GROUPINGS: usize = SHARED_REFRESH_MAX_VIEWS;
 
 /// The statements of one [`Aggregate`] over one table.
 #[derive(Debug)]
@@ -27,7 +21,7 @@ pub(crate) struct Statements {
     /// kept as its kind, message and column).
     bucket: std::result::Result<BucketStatement, (ErrorKind, String, Option<String>)>,
     /// The direct statement of each grouping asked for, by dimension positions.
-    grouped: Mutex<HashMap<Vec<usize>, Arc<DirectStatement>>>,
+    grouped: PerGrouping<DirectStatement>,
 }
 
 impl Statements {
@@ -54,7 +48,7 @@ impl Statements {
             storage,
             direct: Arc::new(direct),
             bucket,
-            grouped: Mutex::new(HashMap::new()),
+            grouped: PerGrouping::default(),
         })
     }
 
@@ -65,23 +59,15 @@ impl Statements {
         let Some(positions) = group_by else {
             return Ok(self.direct.clone());
         };
-        // Never held across an await; a panic while building leaves the map whole.
-        let mut grouped = self.grouped.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(statement) = grouped.get(positions) {
-            return Ok(statement.clone());
-        }
-        let statement = Arc::new(DirectStatement::new(
-            self.dialect,
-            &self.table,
-            &self.spec,
-            Some(positions),
-            &self.storage,
-        )?);
-        if grouped.len() >= MAX_GROUPINGS {
-            grouped.clear();
-        }
-        grouped.insert(positions.to_vec(), statement.clone());
-        Ok(statement)
+        self.grouped.get_or_try_build(positions, || {
+            DirectStatement::new(
+                self.dialect,
+                &self.table,
+                &self.spec,
+                Some(positions),
+                &self.storage,
+            )
+        })
     }
 
     /// The bucketed statement, or an error saying why this spec cannot have one.
@@ -99,7 +85,7 @@ impl Statements {
     /// How many grouped statements are kept (for tests).
     #[cfg(test)]
     fn kept(&self) -> usize {
-        self.grouped.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.grouped.len()
     }
 }
 
@@ -149,13 +135,18 @@ mod tests {
                 }
             }
         }
-        for g in &groupings[..MAX_GROUPINGS] {
+        for g in &groupings[..PerGrouping::<DirectStatement>::BOUND] {
             st.direct(Some(g)).unwrap();
         }
-        assert_eq!(st.kept(), MAX_GROUPINGS);
+        assert_eq!(st.kept(), PerGrouping::<DirectStatement>::BOUND);
         st.direct(Some(&groupings[0])).unwrap();
-        assert_eq!(st.kept(), MAX_GROUPINGS, "a kept grouping is reused");
-        st.direct(Some(&groupings[MAX_GROUPINGS])).unwrap();
+        assert_eq!(
+            st.kept(),
+            PerGrouping::<DirectStatement>::BOUND,
+            "a kept grouping is reused"
+        );
+        st.direct(Some(&groupings[PerGrouping::<DirectStatement>::BOUND]))
+            .unwrap();
         assert_eq!(st.kept(), 1, "one more clears the kept ones first");
     }
 }

@@ -14,21 +14,20 @@ use crate::trend::Trend;
 use crate::value::Value;
 
 /// Steps per window length: a step is as many buckets as it takes to cut the window in
-/// at most this many (an hour of 10 s buckets: one-minute steps). Aligned to the
-/// epoch, a window then spans at most one more step.
+/// at most this many (an hour of 10 s buckets: one-minute steps).
 pub(super) const STEPS_PER_WINDOW: i64 = 60;
 
 /// The steps of a window of `length` ns over buckets `[lo, hi)` of `width` ns: buckets
 /// per step (from the length alone, so it stays put as the window slides), and the
-/// first and last step (aligned to multiples of the step since the epoch).
+/// first and last step, aligned to multiples of the step since the epoch. The first
+/// step is the first one wholly inside the window, so no point ever loses buckets as
+/// the window slides (it leaves whole, at a roll-over); the last one holds the end and
+/// is still filling.
 pub(super) fn steps(length: i64, width: i64, lo: i64, hi: i64) -> (i64, i64, i64) {
     let buckets = (length + width - 1) / width;
     let per_step = ((buckets + STEPS_PER_WINDOW - 1) / STEPS_PER_WINDOW).max(1);
-    (
-        per_step,
-        lo.div_euclid(per_step),
-        (hi - 1).div_euclid(per_step),
-    )
+    let first = lo.div_euclid(per_step) + i64::from(lo.rem_euclid(per_step) != 0);
+    (per_step, first, (hi - 1).div_euclid(per_step).max(first))
 }
 
 /// What a trend is computed from.
