@@ -7,6 +7,9 @@
 // Every row is kept in memory, but only the first MAX_SHOWN rows in the current order
 // that pass the filter box are in the DOM (a note says so): a table of 100,000 rows
 // stays responsive. Rows get DOM elements only when shown.
+//
+// The view (window, server filters, grouping, trend) lives in the address, so a link
+// shows the same view; the filter box only searches the rows already received.
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -17,19 +20,21 @@
     theme: $('theme'), state: $('state'), windowInfo: $('window-info'), updated: $('updated'),
     fetch: $('fetch'), count: $('count'), flags: $('flags'), stale: $('stale'), conn: $('conn'),
     head: $('head'), body: $('body'), empty: $('empty'), scroll: $('scroll'),
-    capped: $('capped'),
+    capped: $('capped'), viewbar: $('viewbar'), crumbs: $('crumbs'), grouping: $('grouping'),
+    trend: $('trend'),
   };
 
   const st = {
     tables: [],
     info: null,          // the table's description from api/tables
-    cols: [],
+    cols: [],            // the view's columns (a grouping has fewer dimensions)
     keyIdx: [],
-    query: new URLSearchParams(), // view parameters: window and dimension filters
-    rows: new Map(),     // key -> { key, values, tr, cells, styleKeys, styles, text }
+    dims: [],            // the table's dimension names, in schema order
+    query: new URLSearchParams(), // view parameters: window, filters, group_by, trend
+    rows: new Map(),     // key -> { key, values, tr, cells, styleKeys, styles, text, series, spark }
     matched: 0,          // rows passing the filter box
     shown: 0,            // of those, rows in the DOM (at most MAX_SHOWN)
-    sort: [],            // [{ col, dir }] chosen by the viewer; empty: the default order
+    sort: [],            // [{ name, dir }] chosen by the viewer; empty: the default order
     filter: '',
     selected: null,      // key of the selected row
     version: null,
@@ -37,6 +42,9 @@
     paused: false,
     es: null,
     retryTimer: null,
+    trend: null,         // { start (ms), step, points, empty, metric } of the rows' series
+    trendRefused: false, // the server answered 400 to `trend`: no toggle
+    streams: 0,          // streams opened (each starts from a snapshot)
   };
 
   // ---- formatting ----------------------------------------------------------------
@@ -129,11 +137,16 @@
       default: return collator.compare(String(a), String(b));
     }
   }
+  // Sort keys are kept by column name, so they survive a grouping that moves or drops
+  // columns; those not in the view are skipped (none left: the default order).
   function activeOrder() {
-    if (st.sort.length) return st.sort;
-    return (st.info.default_order || [])
-      .map((o) => ({ col: st.cols.findIndex((c) => c.name === o.column), dir: o.direction === 'desc' ? -1 : 1 }))
+    const inView = (named) => named
+      .map((o) => ({ col: st.cols.findIndex((c) => c.name === o.name), dir: o.dir }))
       .filter((o) => o.col >= 0);
+    const chosen = inView(st.sort);
+    if (chosen.length) return chosen;
+    return inView((st.info.default_order || [])
+      .map((o) => ({ name: o.column, dir: o.direction === 'desc' ? -1 : 1 })));
   }
   function sortedEntries() {
     const entries = Array.from(st.rows.values());
@@ -172,7 +185,7 @@
     const focused = document.activeElement;
     const body = el.body;
     for (const e of st.rows.values()) {
-      if (e.tr && !keep.has(e)) { e.tr.remove(); e.tr = null; e.cells = null; }
+      if (e.tr && !keep.has(e)) { e.tr.remove(); e.tr = null; e.cells = null; e.spark = null; }
     }
     let node = body.firstElementChild;
     for (const e of shown) {
@@ -210,12 +223,33 @@
       th.append(b);
       el.head.append(th);
     });
+    const trend = st.query.get('trend');
+    if (trend) {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.className = 'trend';
+      const metric = st.info.schema.columns.find((c) => c.name === trend);
+      th.textContent = 'Trend of ' + (metric ? metric.label || metric.name : trend);
+      el.head.append(th);
+    }
     showSort();
+  }
+
+  // Adopts the columns of a snapshot when they differ (the first snapshot of a
+  // grouping): rows keyed by the old dimensions go.
+  function setColumns(cols) {
+    const same = cols.length === st.cols.length && cols.every((c, i) => c.name === st.cols[i].name);
+    if (same) return;
+    st.cols = cols;
+    st.keyIdx = cols.map((c, i) => (c.role === 'dimension' ? i : -1)).filter((i) => i >= 0);
+    for (const e of st.rows.values()) if (e.tr) e.tr.remove();
+    st.rows.clear();
+    buildHeader();
   }
 
   function showSort() {
     const order = activeOrder();
-    Array.from(el.head.children).forEach((th, i) => {
+    Array.from(el.head.children).slice(0, st.cols.length).forEach((th, i) => {
       const pos = order.findIndex((o) => o.col === i);
       const mark = th.querySelector('.sort');
       if (pos < 0) {
@@ -232,26 +266,63 @@
 
   // Numbers sort largest first on the first click, text A to Z.
   function sortBy(col, add) {
+    const name = st.cols[col].name;
     const numeric = st.cols[col].type === 'int' || st.cols[col].type === 'float';
     const first = numeric ? -1 : 1;
-    const current = st.sort.length ? st.sort : activeOrder();
-    const at = current.findIndex((o) => o.col === col);
+    const current = activeOrder().map((o) => ({ name: st.cols[o.col].name, dir: o.dir }));
+    const at = current.findIndex((o) => o.name === name);
     if (add) {
       st.sort = current.slice();
-      if (at >= 0) st.sort[at] = { col, dir: -st.sort[at].dir };
-      else st.sort.push({ col, dir: first });
+      if (at >= 0) st.sort[at] = { name, dir: -st.sort[at].dir };
+      else st.sort.push({ name, dir: first });
     } else if (at === 0 && current.length === 1) {
-      st.sort = [{ col, dir: -current[0].dir }];
+      st.sort = [{ name, dir: -current[0].dir }];
     } else {
-      st.sort = [{ col, dir: first }];
+      st.sort = [{ name, dir: first }];
     }
     showSort();
     reorder();
   }
 
+  // A cell's text; a dimension value is also a button that narrows the view to it (see
+  // narrow), unless the view is already filtered to that value alone. Its buttons are
+  // tab stops only in the selected row, so Tab does not walk through every row.
+  function fillCell(td, col, v, selected) {
+    td.className = cellClass(col, v);
+    const text = formatCell(col, v);
+    const only = st.view.filters.find((f) => f.name === col.name);
+    if (col.role !== 'dimension' || v === null || v === undefined
+      || (only && only.values.length === 1 && only.values[0] === String(v))) {
+      td.textContent = text;
+      return;
+    }
+    const name = col.label || col.name;
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.tabIndex = selected ? 0 : -1;
+    b.dataset.dim = col.name;
+    b.dataset.value = String(v);
+    td.textContent = '';
+    if (st.view.next) {
+      b.className = 'drill';
+      b.textContent = text;
+      b.title = 'Show ' + name + ' = ' + text + ' by ' + labelOf(st.view.next);
+      td.append(b);
+    } else {
+      // Its word comes from the style sheet: the cell's text stays the value.
+      b.className = 'only';
+      b.setAttribute('aria-label', 'Only ' + name + ' = ' + text + ' (a server filter)');
+      b.title = 'Ask the server for the rows with ' + name + ' = ' + text + ' only';
+      td.append(text, b);
+    }
+  }
+
   // A row's data; its DOM elements are made when it is shown (rowElement).
   function makeRow(values) {
-    return { key: keyOf(values), values, tr: null, cells: null, styleKeys: [], styles: [], text: null };
+    return {
+      key: keyOf(values), values, tr: null, cells: null, styleKeys: [], styles: [], text: null,
+      series: null, spark: null,
+    };
   }
 
   function rowElement(entry) {
@@ -259,16 +330,22 @@
     const values = entry.values;
     const tr = document.createElement('tr');
     tr.tabIndex = -1;
+    const selected = entry.key === st.selected;
     entry.cells = st.cols.map((col, i) => {
       const td = document.createElement('td');
       td.dataset.col = col.name;
-      td.className = cellClass(col, values[i]);
-      td.textContent = formatCell(col, values[i]);
+      fillCell(td, col, values[i], selected);
       tr.append(td);
       return td;
     });
+    if (st.query.has('trend')) {
+      entry.spark = document.createElement('td');
+      entry.spark.className = 'trend';
+      drawSpark(entry);
+      tr.append(entry.spark);
+    }
     tr.dataset.key = entry.key;
-    if (entry.key === st.selected) { tr.classList.add('selected'); tr.tabIndex = 0; }
+    if (selected) { tr.classList.add('selected'); tr.tabIndex = 0; }
     tr.setAttribute('aria-selected', entry.key === st.selected ? 'true' : 'false');
     entry.tr = tr;
     entry.styleKeys = [];
@@ -285,8 +362,7 @@
       const v = values[i];
       if (old[i] === v || JSON.stringify(old[i]) === JSON.stringify(v)) return;
       const td = entry.cells[i];
-      td.textContent = formatCell(col, v);
-      td.className = cellClass(col, v);
+      fillCell(td, col, v, entry.key === st.selected);
       flashes.push(td);
     });
   }
@@ -315,6 +391,7 @@
   // A full table: rows already shown are updated in place (a resynchronisation keeps
   // the viewer's state), the others added or removed.
   function applySnapshot(snap) {
+    if (snap.schema) setColumns(snap.schema.columns);
     const first = st.version === null && st.rows.size === 0;
     const seen = new Set();
     const flashes = [];
@@ -333,6 +410,7 @@
     for (const [key, e] of st.rows) {
       if (!seen.has(key)) { if (e.tr) e.tr.remove(); st.rows.delete(key); }
     }
+    takeTrend(snap);
     finishUpdate(snap, first ? [] : flashes, inserted);
   }
 
@@ -342,6 +420,8 @@
     for (const k of p.removed) if (!st.rows.has(JSON.stringify(k))) return false;
     for (const v of p.updated) if (!st.rows.has(keyOf(v))) return false;
     for (const v of p.inserted) if (st.rows.has(keyOf(v))) return false;
+    const trend = p.trend ? trendPlan(p) : null;
+    if (p.trend && !trend) return false;
     for (const k of p.removed) {
       const key = JSON.stringify(k);
       const e = st.rows.get(key);
@@ -356,6 +436,7 @@
       st.rows.set(e.key, e);
       inserted.push(e);
     }
+    if (trend) patchTrend(trend);
     finishUpdate(p, flashes, inserted);
     return true;
   }
@@ -369,6 +450,99 @@
     flash(flashes, inserted);
     showMeta();
     document.body.dataset.version = String(st.version);
+  }
+
+  // ---- trends ----------------------------------------------------------------------
+
+  // A snapshot's `trend`: `series[i]` belongs to `rows[i]`.
+  function takeTrend(snap) {
+    const t = snap.trend;
+    st.trend = t ? trendOf(t) : null;
+    for (const e of st.rows.values()) e.series = null;
+    if (t) snap.rows.forEach((values, i) => { st.rows.get(keyOf(values)).series = t.series[i] || null; });
+    for (const e of st.rows.values()) if (e.spark) drawSpark(e);
+  }
+  const trendOf = (t) => ({
+    metric: t.metric, start: Date.parse(t.start), step: t.step_ms, points: t.points, empty: t.empty,
+  });
+
+  // How a patch's trend applies: the steps every series moves on (-1: the series shown
+  // are not comparable — another metric, step or empty value, or an earlier start — and
+  // every row comes whole), or null when it does not fit what is shown (a change from a
+  // point past 0 needs that row's earlier series).
+  function trendPlan(p) {
+    const t = trendOf(p.trend);
+    const prev = st.trend;
+    const k = prev && prev.metric === t.metric && prev.step === t.step && prev.empty === t.empty
+      ? (t.start - prev.start) / t.step : -1;
+    const shift = Number.isInteger(k) && k >= 0 ? k : -1;
+    const removed = new Set(p.removed.map((key) => JSON.stringify(key)));
+    for (const [key, at] of p.trend.changes) {
+      if (at === 0) continue;
+      const e = st.rows.get(JSON.stringify(key));
+      if (shift < 0 || !e || !e.series || removed.has(e.key)) return null;
+    }
+    return { t, shift, changes: p.trend.changes };
+  }
+
+  // Every series drops its first `shift` points and is padded with `empty` ones, then
+  // each change replaces a series from its point `at` on; a row left without one is
+  // all `empty`.
+  function patchTrend({ t, shift, changes }) {
+    st.trend = t;
+    const fit = (s) => {
+      const out = s.slice(0, t.points);
+      while (out.length < t.points) out.push(t.empty);
+      return out;
+    };
+    const changed = new Set();
+    for (const e of st.rows.values()) {
+      if (!e.series || (shift === 0 && e.series.length === t.points)) continue;
+      e.series = shift < 0 ? null : fit(e.series.slice(shift));
+      changed.add(e);
+    }
+    for (const [key, at, points] of changes) {
+      const e = st.rows.get(JSON.stringify(key));
+      if (!e) continue; // not among the rows (a server's extra): nothing to show
+      e.series = fit((e.series || []).slice(0, at).concat(points));
+      changed.add(e);
+    }
+    for (const e of st.rows.values()) {
+      if (!e.series) { e.series = fit([]); changed.add(e); }
+    }
+    for (const e of changed) if (e.spark) drawSpark(e);
+  }
+
+  // An inline SVG line of a row's series, from zero (or its lowest value) to its
+  // highest; a null point (no data in that step) leaves a gap.
+  const SPARK_W = 80, SPARK_H = 18;
+  function drawSpark(e) {
+    const s = e.series;
+    // The values drawn, for scripts and tests.
+    e.spark.dataset.series = s ? JSON.stringify(s) : '';
+    if (!s || !s.length) { e.spark.textContent = ''; return; }
+    let lo = 0, hi = 0, last = null;
+    for (const v of s) {
+      if (typeof v !== 'number') continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+      last = v;
+    }
+    const dx = s.length > 1 ? (SPARK_W - 2) / (s.length - 1) : 0;
+    const y = (v) => (hi > lo ? SPARK_H - 1 - ((v - lo) / (hi - lo)) * (SPARK_H - 2) : SPARK_H - 1).toFixed(1);
+    const runs = [];
+    let run = [];
+    s.forEach((v, i) => {
+      if (typeof v === 'number') run.push((1 + i * dx).toFixed(1) + ',' + y(v));
+      else if (run.length) { runs.push(run); run = []; }
+    });
+    if (run.length) runs.push(run);
+    // A lone point is a zero-length line, drawn as a dot by its round cap.
+    const lines = runs.map((r) => '<polyline points="' + (r.length > 1 ? r : [r[0], r[0]]).join(' ') + '"/>');
+    // Markup of numbers only: the SVG namespace comes from the HTML parser.
+    e.spark.innerHTML = '<svg class="spark" width="' + SPARK_W + '" height="' + SPARK_H
+      + '" viewBox="0 0 ' + SPARK_W + ' ' + SPARK_H + '" role="img" aria-label="trend, highest '
+      + hi + ', last ' + (last === null ? 'none' : last) + '">' + lines.join('') + '</svg>';
   }
 
   // ---- formatting rules ----------------------------------------------------------
@@ -547,6 +721,8 @@
     if (st.paused || document.hidden) return;
     const es = new EventSource(base() + '/stream' + qs());
     st.es = es;
+    st.streams += 1;
+    document.body.dataset.streams = String(st.streams);
     es.addEventListener('open', () => showConn(''));
     es.addEventListener('snapshot', (ev) => { applySnapshot(JSON.parse(ev.data)); showConn(''); });
     es.addEventListener('patch', (ev) => {
@@ -561,8 +737,19 @@
         // The server refused the stream (bad parameter, unknown table, token): say why.
         st.es = null;
         fetch(base() + qs(), { headers: { Accept: 'application/json' } })
-          .then((r) => (r.ok ? null : r.json()))
-          .then((body) => showConn(body && body.error ? body.error.message : 'The stream closed; reconnecting…'))
+          .then(async (r) => {
+            const body = r.ok ? null : await r.json();
+            const message = body && body.error ? body.error.message : 'The stream closed; reconnecting…';
+            // A server without trends refuses `trend`: the view goes on without it.
+            if (r.status === 400 && st.query.has('trend') && message.includes('trend')) {
+              st.trendRefused = true;
+              const q = new URLSearchParams(st.query);
+              q.delete('trend');
+              changeView(q, false);
+            } else {
+              showConn(message);
+            }
+          })
           .catch(() => showConn('The server cannot be reached; retrying…'));
         st.retryTimer = setTimeout(open, 5000);
       } else {
@@ -578,15 +765,171 @@
     if (paused) { close(); setState('paused'); } else { open(); }
   }
 
+  // ---- grouping, drill-down and server filters -------------------------------------
+  //
+  // All of it is in the view parameters: `group_by=a,b` (absent: every dimension, the
+  // table's own view) and a filter per dimension, in the order they were added. A
+  // drill on a value filters on it and appends the next dimension to `group_by`; so
+  // the breadcrumb is read back from the parameters alone, and a link shows it too.
+
+  const NOT_FILTERS = ['window', 'group_by', 'trend'];
+
+  function grouping(q) {
+    const g = q.get('group_by');
+    return g === null ? st.dims.slice() : g.split(',').filter(Boolean);
+  }
+  // The server filters, by dimension in the order they were added: [{ name, values }].
+  function filters(q) {
+    const out = [];
+    for (const [name, value] of q) {
+      if (NOT_FILTERS.includes(name)) continue;
+      const f = out.find((x) => x.name === name);
+      if (f) f.values.push(value);
+      else out.push({ name, values: [value] });
+    }
+    return out;
+  }
+  // What the page needs of a view: its filters, its grouping, and the dimension a
+  // drill brings in (the first one in schema order not shown) when it is rolled up.
+  function describeView(q) {
+    const g = grouping(q);
+    const next = q.has('group_by') ? st.dims.find((d) => !g.includes(d)) : undefined;
+    return { filters: filters(q), grouping: g, next: next || null };
+  }
+  const labelOf = (name) => {
+    const c = st.info.schema.columns.find((x) => x.name === name);
+    return c ? c.label || c.name : name;
+  };
+
+  // One level up: the last filter goes, and with it the dimension its drill brought in
+  // (a drill appends it to `group_by` after the filtered one).
+  function levelUp(q) {
+    const out = new URLSearchParams(q);
+    const fs = filters(q);
+    if (!fs.length) return out;
+    const last = fs[fs.length - 1].name;
+    out.delete(last);
+    const g = grouping(q);
+    const at = g.indexOf(last);
+    if (q.has('group_by') && at >= 0 && at < g.length - 1) out.set('group_by', g.slice(0, -1).join(','));
+    return out;
+  }
+
+  // A click on a dimension value: the server filters on it, and a rolled-up view
+  // drills (brings in the next dimension).
+  function narrow(dim, value) {
+    const q = new URLSearchParams(st.query);
+    q.delete(dim);
+    q.append(dim, value); // last: the newest level of the breadcrumb
+    if (st.view.next) q.set('group_by', st.view.grouping.concat([st.view.next]).join(','));
+    changeView(q, true);
+  }
+
+  // Turns a dimension of the grouping on or off (at least one stays on); the grouping
+  // follows schema order, and every dimension on is the table's own view.
+  function toggleDimension(dim) {
+    const on = new Set(st.view.grouping);
+    if (on.has(dim)) on.delete(dim);
+    else on.add(dim);
+    if (!on.size) return;
+    const q = new URLSearchParams(st.query);
+    if (on.size === st.dims.length) q.delete('group_by');
+    else q.set('group_by', st.dims.filter((d) => on.has(d)).join(','));
+    changeView(q, true);
+  }
+
+  // The metric a trend follows: the first one of the default order, else the first.
+  function trendMetric() {
+    const metrics = st.info.schema.columns.filter((c) => c.role !== 'dimension').map((c) => c.name);
+    return (st.info.default_order || []).map((o) => o.column).find((n) => metrics.includes(n)) || metrics[0];
+  }
+
+  function button(text, onClick) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = text;
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  // The breadcrumb (All › each filter › by the dimensions left), the grouping toggles
+  // and the trend toggle.
+  function showView() {
+    const v = st.view;
+    const groupable = st.info.groupable === true;
+    // `trends` says which tables have them (older servers: the groupable ones).
+    const trends = st.info.trends === undefined ? groupable : st.info.trends === true;
+    el.viewbar.hidden = !groupable && !trends && !v.filters.length;
+    const levels = [st.query];
+    for (let i = 0; i < v.filters.length; i += 1) levels.unshift(levelUp(levels[0]));
+    el.crumbs.textContent = '';
+    const crumb = (level, text) => {
+      const li = document.createElement('li');
+      if (level === v.filters.length) {
+        const span = document.createElement('span');
+        span.textContent = text;
+        span.setAttribute('aria-current', 'page');
+        li.append(span);
+      } else {
+        const b = button(text, () => changeView(levels[level], true));
+        b.className = 'crumb';
+        b.title = 'Back to this level';
+        li.append(b);
+      }
+      el.crumbs.append(li);
+      return li;
+    };
+    crumb(0, 'All');
+    v.filters.forEach((f, i) => {
+      const text = labelOf(f.name) + ' = ' + f.values.join(', ');
+      const li = crumb(i + 1, text);
+      li.className = 'chip';
+      const x = button('×', () => {
+        const q = new URLSearchParams(st.query);
+        q.delete(f.name);
+        changeView(q, true);
+      });
+      x.className = 'remove';
+      x.setAttribute('aria-label', 'Remove the filter ' + text);
+      li.append(x);
+    });
+    const by = v.grouping.filter((d) => !v.filters.some((f) => f.name === d && f.values.length === 1));
+    if (st.query.has('group_by') && by.length) {
+      const li = document.createElement('li');
+      li.className = 'by';
+      li.textContent = 'by ' + by.map(labelOf).join(', ');
+      el.crumbs.append(li);
+    }
+    el.grouping.hidden = !groupable;
+    el.grouping.querySelectorAll('button').forEach((b) => b.remove());
+    if (groupable) {
+      for (const d of st.dims) {
+        const on = v.grouping.includes(d);
+        const b = button(labelOf(d), () => toggleDimension(d));
+        b.dataset.dim = d;
+        b.setAttribute('aria-pressed', String(on));
+        // The last dimension on stays on: a grouping needs one.
+        b.disabled = on && v.grouping.length === 1;
+        el.grouping.append(b);
+      }
+    }
+    el.trend.hidden = !trends || st.trendRefused;
+    el.trend.setAttribute('aria-pressed', String(st.query.has('trend')));
+  }
+
   // ---- choosing the table and view -----------------------------------------------
 
   function selectTable(name, query) {
     close();
     const info = st.tables.find((t) => t.name === name) || st.tables[0];
     st.info = info;
-    st.cols = info.schema.columns;
-    st.keyIdx = st.cols.map((c, i) => (c.role === 'dimension' ? i : -1)).filter((i) => i >= 0);
+    st.dims = info.schema.columns.filter((c) => c.role === 'dimension').map((c) => c.name);
     st.query = query;
+    st.view = describeView(query);
+    // A grouping's columns come with its first snapshot (setColumns).
+    st.cols = query.has('group_by') ? [] : info.schema.columns;
+    st.keyIdx = st.cols.map((c, i) => (c.role === 'dimension' ? i : -1)).filter((i) => i >= 0);
+    st.trend = null;
     st.rows.clear();
     st.matched = 0;
     st.shown = 0;
@@ -606,12 +949,25 @@
       el.windowSelect.append(o);
     }
     el.windowSelect.value = windowSelected();
-    el.csv.href = base() + '.csv' + qs();
+    const csv = new URLSearchParams(query);
+    csv.delete('trend'); // rows only
+    el.csv.href = base() + '.csv' + (csv.toString() ? '?' + csv : '');
     el.csv.setAttribute('download', info.name + '.csv');
+    showView();
     buildHeader();
     setState('loading');
     showMeta();
     open();
+  }
+
+  // Another view of the same table; the sort and the filter box stay.
+  function changeView(query, push) {
+    const sort = st.sort;
+    selectTable(st.info.name, query);
+    st.sort = sort;
+    showSort();
+    if (push) history.pushState(null, '', pageUrl());
+    else history.replaceState(null, '', pageUrl());
   }
 
   function pageUrl() {
@@ -672,11 +1028,7 @@
   el.windowSelect.addEventListener('change', () => {
     const q = new URLSearchParams(st.query);
     q.set('window', el.windowSelect.value);
-    const sort = st.sort;
-    selectTable(st.info.name, q);
-    st.sort = sort; // a new window, the same way of looking at it
-    showSort();
-    history.replaceState(null, '', pageUrl());
+    changeView(q, false); // a new window, the same way of looking at it
   });
   el.filter.addEventListener('input', () => {
     st.filter = el.filter.value.trim().toLowerCase();
@@ -684,6 +1036,19 @@
     showMeta();
   });
   el.pause.addEventListener('click', () => setPaused(!st.paused));
+  el.trend.addEventListener('click', () => {
+    const q = new URLSearchParams(st.query);
+    if (q.has('trend')) q.delete('trend');
+    else q.set('trend', trendMetric());
+    changeView(q, true);
+  });
+  // Back and forward walk through the views a viewer chose.
+  window.addEventListener('popstate', () => {
+    const params = new URLSearchParams(location.search);
+    const name = params.get('table');
+    params.delete('table');
+    if (st.info) selectTable(name, params);
+  });
   el.theme.addEventListener('click', () => {
     const order = ['auto', 'light', 'dark'];
     const now = document.documentElement.dataset.theme || 'auto';
@@ -698,14 +1063,19 @@
       old.setAttribute('aria-selected', 'false');
       old.tabIndex = -1;
     }
+    // A row's value buttons are tab stops only while it is selected.
+    for (const b of el.body.querySelectorAll('button[tabindex="0"]')) b.tabIndex = -1;
     st.selected = tr ? tr.dataset.key : null;
     if (!tr) return;
+    for (const b of tr.querySelectorAll('button')) b.tabIndex = 0;
     tr.classList.add('selected');
     tr.setAttribute('aria-selected', 'true');
     tr.tabIndex = 0;
     if (focus) tr.focus();
   }
   el.body.addEventListener('click', (ev) => {
+    const b = ev.target.closest('button[data-dim]');
+    if (b) { narrow(b.dataset.dim, b.dataset.value); return; }
     const tr = ev.target.closest('tr');
     if (tr) select(tr.dataset.key === st.selected ? null : tr, false);
   });

@@ -5,8 +5,8 @@
 //! test is skipped with a notice, and fails when `LIVETABLE_REQUIRE_SERVICES=1`.
 //!
 //! The page is nested under `/tcpdump` behind a token, as an application would serve it.
-//! The screenshot goes to `$CARGO_TARGET_TMPDIR/screenshot.png`, and to
-//! `docs/screenshot.png` when `LIVETABLE_SCREENSHOT=1`.
+//! The screenshots go to `$CARGO_TARGET_TMPDIR/` (`screenshot.png`, the table; `grouped.png`,
+//! a drill-down with trends), and to `docs/` when `LIVETABLE_SCREENSHOT=1`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -20,8 +20,8 @@ use common::{Packets, Server, row};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use livetable_core::{
-    Catalog, Column, DataType, FetchContext, Fetched, LiveTable, Row, Schema, Table, TableQuery,
-    Value, ViewParams,
+    Aggregate, Catalog, Column, DataType, Direction, FetchContext, Fetched, LiveTable,
+    MemorySource, Metric, Row, Schema, Table, TableQuery, Value, ViewParams,
 };
 use livetable_http::Options;
 use serde_json::{Value as Json, json};
@@ -66,6 +66,512 @@ async fn integer_dimensions_are_not_grouped(client: &Client, base: &str) {
     };
     assert_eq!(js(client, &cell("port")).await, "54321");
     assert_eq!(js(client, &cell("connections")).await, "12,345");
+}
+
+/// Source hosts of the `traffic` table.
+const HOSTS: [&str; 6] = [
+    "10.0.0.5",
+    "10.0.0.9",
+    "10.0.1.17",
+    "172.16.0.4",
+    "192.168.1.20",
+    "192.168.1.33",
+];
+/// Destination ports and protocols of the `traffic` table (53 and 443 with two each).
+const SERVICES: [(i64, &str); 6] = [
+    (22, "TCP"),
+    (53, "UDP"),
+    (53, "TCP"),
+    (80, "TCP"),
+    (443, "TCP"),
+    (443, "UDP"),
+];
+
+/// The `traffic` table over a `MemorySource`: three dimensions (so the page can group and drill
+/// twice), trends, ordered by bytes (so the trend follows bytes, the default order's
+/// first metric). Returns the source too, to push more events.
+fn flows_table() -> (Table, MemorySource) {
+    let spec = Aggregate::builder()
+        .time_column("ts")
+        .window(Duration::from_secs(3600))
+        .dimension("source_ip", DataType::Ip)
+        .dimension("destination_port", DataType::Int)
+        .dimension("protocol", DataType::Text)
+        .field("size", DataType::Int)
+        .metric(Metric::count("packets"))
+        .metric(Metric::sum("bytes", "size"))
+        .order_by("bytes", Direction::Desc)
+        .build()
+        .unwrap();
+    let memory = MemorySource::new(spec).unwrap();
+    // 50 minutes of traffic in waves; not every host talks to every service.
+    let now = chrono::Utc::now();
+    for minute in 0..50_i64 {
+        let at = now - chrono::TimeDelta::minutes(minute) - chrono::TimeDelta::seconds(1);
+        let mut events = Vec::new();
+        for (h, host) in HOSTS.iter().enumerate() {
+            for (s, (port, protocol)) in SERVICES.iter().enumerate() {
+                if (h + s) % 3 == 0 {
+                    continue;
+                }
+                let phase = minute as f64 / (3 + h) as f64 + s as f64;
+                let n = (2.0 + 2.0 * phase.sin()).round() as usize;
+                for _ in 0..n {
+                    events.push(vec![
+                        Value::from(at),
+                        Value::Ip(host.parse().unwrap()),
+                        Value::Int(*port),
+                        Value::from(*protocol),
+                        Value::Int(60 + 40 * h as i64 + 100 * s as i64 + minute),
+                    ]);
+                }
+            }
+        }
+        memory.push_batch(events).unwrap();
+    }
+    let table = Table::builder("traffic", memory.clone())
+        .title("Traffic by source")
+        .refresh(common::refresh(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    (table, memory)
+}
+
+/// Events per host over a one-minute window: one-second buckets, so its trend moves on a
+/// step every second.
+fn pulse_table() -> (Table, MemorySource) {
+    let spec = Aggregate::builder()
+        .time_column("ts")
+        .window(Duration::from_secs(60))
+        .dimension("host", DataType::Text)
+        .metric(Metric::count("events"))
+        .build()
+        .unwrap();
+    let memory = MemorySource::new(spec).unwrap();
+    let table = Table::builder("pulse", memory.clone())
+        .refresh(common::refresh(Duration::from_millis(200)))
+        .build()
+        .unwrap();
+    (table, memory)
+}
+
+/// While events arrive and time passes, patches move every series on (the steps' shift)
+/// and change the newest points: the sparklines stay the server's, with no new stream.
+/// The link asks for the trend itself.
+async fn trends_move_on_with_time(client: &Client, base: &str, memory: &MemorySource) {
+    let push = |host: &str, n: usize| {
+        let now = chrono::Utc::now();
+        let events: Vec<Vec<Value>> = (0..n)
+            .map(|_| vec![Value::from(now), Value::from(host)])
+            .collect();
+        memory.push_batch(events).unwrap();
+    };
+    push("a", 3);
+    push("b", 1);
+    client
+        .goto(&format!("{base}?table=pulse&trend=events"))
+        .await
+        .unwrap();
+    let start = trends_match_server(client, "pulse").await;
+    let streams = js(client, "return document.body.dataset.streams;").await;
+    for i in 0..30 {
+        push(if i % 3 == 0 { "b" } else { "a" }, 1 + i % 4);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let later = trends_match_server(client, "pulse").await;
+    assert_ne!(start, later, "the steps moved on");
+    assert_eq!(
+        js(client, "return document.body.dataset.streams;").await,
+        streams,
+        "patches applied in place, no new stream"
+    );
+}
+
+/// Waits until the page shows the rows (keys and `packets`) and the columns the server's
+/// JSON has for the view in the address; returns the server's rows, in its order.
+async fn rows_match_server(client: &Client, what: &str) -> Vec<Json> {
+    const SCRIPT: &str = r#"
+        const done = arguments[arguments.length - 1];
+        const q = new URLSearchParams(location.search);
+        q.delete('table');
+        fetch('api/tables/traffic?' + q, { headers: { Accept: 'application/json' } })
+          .then((r) => r.json())
+          .then((j) => {
+            const names = j.schema.columns.map((c) => c.name);
+            const dims = j.schema.columns.filter((c) => c.role === 'dimension').length;
+            const packets = names.indexOf('packets');
+            const want = j.rows.map((r) => JSON.stringify(r.slice(0, dims)) + ' ' + r[packets]).sort();
+            const got = [...document.querySelectorAll('#body tr')].map((tr) => tr.dataset.key + ' '
+              + tr.querySelector("td[data-col='packets']").textContent.replace(/,/g, '')).sort();
+            const head = [...document.querySelectorAll('#head th[data-col]')].map((th) => th.dataset.col);
+            const agree = JSON.stringify(want) === JSON.stringify(got)
+              && JSON.stringify(head) === JSON.stringify(names);
+            done({ agree, rows: j.rows, want, got, head, names });
+          }, (e) => done({ agree: false, error: String(e) }));
+    "#;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let v = client.execute_async(SCRIPT, vec![]).await.unwrap();
+        if v["agree"] == true {
+            let rows = v["rows"].as_array().unwrap().clone();
+            assert!(!rows.is_empty(), "{what}: no rows");
+            return rows;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: the page does not show the server's rows: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The view parameters in the address (without `table`), sorted.
+async fn address_view(client: &Client) -> Vec<(String, String)> {
+    let url = client.current_url().await.unwrap();
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "table")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = expected
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The breadcrumb's items, each by its first part (a filter's chip without its ×).
+async fn crumbs(client: &Client) -> Vec<String> {
+    let v = js(
+        client,
+        "return [...document.querySelectorAll('#crumbs li')].map(li => li.firstChild.textContent);",
+    )
+    .await;
+    serde_json::from_value(v).unwrap()
+}
+
+async fn press(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys("\u{e007}") // Enter
+        .await
+        .unwrap();
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until every row's sparkline shows the series of the server's JSON for the view
+/// in the address, at the same version.
+/// Returns the trend's start.
+async fn trends_match_server(client: &Client, table: &str) -> String {
+    let script = format!(
+        r#"
+        const done = arguments[arguments.length - 1];
+        const q = new URLSearchParams(location.search);
+        q.delete('table');
+        fetch('api/tables/{table}?' + q, {{ headers: {{ Accept: 'application/json' }} }})
+          .then((r) => r.json())
+          .then((j) => {{
+            const dims = j.schema.columns.filter((c) => c.role === 'dimension').length;
+            const want = j.rows.map((r, i) => JSON.stringify(r.slice(0, dims)) + ' '
+              + JSON.stringify(j.trend.series[i])).sort();
+            const got = [...document.querySelectorAll('#body tr')].map((tr) =>
+              tr.dataset.key + ' ' + tr.querySelector('td.trend').dataset.series).sort();
+            const agree = Number(document.body.dataset.version) === j.version && want.length > 0
+              && JSON.stringify(want) === JSON.stringify(got);
+            done({{ agree, want, got, start: j.trend.start }});
+          }}, (e) => done({{ agree: false, error: String(e) }}));
+        "#
+    );
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let v = client.execute_async(&script, vec![]).await.unwrap();
+        if v["agree"] == true {
+            return v["start"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sparklines are not the server's trends: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Grouping with the toggles, drilling down twice, the breadcrumb back up, a plain
+/// server filter and its chip, and trends kept up to date by patches; each step
+/// against the server's JSON and the address.
+async fn grouping_drill_down_and_trends(client: &Client, base: &str, memory: &MemorySource) {
+    client.goto(&format!("{base}?table=traffic")).await.unwrap();
+    rows_match_server(client, "the whole table").await;
+    let toggles = js(
+        client,
+        "return [...document.querySelectorAll('#grouping button')].map(b => b.dataset.dim + ' ' + b.getAttribute('aria-pressed'));",
+    )
+    .await;
+    assert_eq!(
+        toggles,
+        json!(["source_ip true", "destination_port true", "protocol true"])
+    );
+    assert_eq!(crumbs(client).await, ["All"]);
+    assert_eq!(
+        js(
+            client,
+            "return document.getElementById('filter').placeholder;"
+        )
+        .await,
+        "Search shown rows"
+    );
+
+    // Group by source_ip alone: one toggle with the keyboard, one with the mouse.
+    press(client, "#grouping button[data-dim='protocol']").await;
+    wait_for(
+        client,
+        "the first toggle",
+        "return location.search.includes('group_by=source_ip%2Cdestination_port');",
+    )
+    .await;
+    click(client, "#grouping button[data-dim='destination_port']").await;
+    let by_host = rows_match_server(client, "grouped by source_ip").await;
+    assert_eq!(by_host.len(), HOSTS.len());
+    assert_eq!(
+        address_view(client).await,
+        pairs(&[("group_by", "source_ip")])
+    );
+    assert_eq!(crumbs(client).await, ["All", "by source_ip"]);
+    assert_eq!(
+        js(
+            client,
+            "return document.querySelector(`#grouping button[data-dim='source_ip']`).disabled;"
+        )
+        .await,
+        true,
+        "a grouping keeps one dimension"
+    );
+
+    // Trends: the default order's first metric, a line per row.
+    click(client, "#trend").await;
+    rows_match_server(client, "grouped, with trends").await;
+    assert_eq!(
+        address_view(client).await,
+        pairs(&[("group_by", "source_ip"), ("trend", "bytes")])
+    );
+    wait_for(
+        client,
+        "a sparkline per row",
+        "const rows = [...document.querySelectorAll('#body tr')];          return rows.length > 0 && rows.every(tr => tr.querySelector('td.trend svg.spark polyline'));",
+    )
+    .await;
+
+    // Drill into the busiest host (the server's first row), with the keyboard.
+    let host = by_host[0][0].as_str().unwrap().to_owned();
+    let host_key = json!([host]).to_string();
+    press(
+        client,
+        &format!("tr[data-key='{host_key}'] td[data-col='source_ip'] button.drill"),
+    )
+    .await;
+    let by_port = rows_match_server(client, "drilled into the host").await;
+    let level_one = pairs(&[
+        ("group_by", "source_ip,destination_port"),
+        ("source_ip", &host),
+        ("trend", "bytes"),
+    ]);
+    assert_eq!(address_view(client).await, level_one);
+    assert_eq!(
+        crumbs(client).await,
+        [
+            "All".to_owned(),
+            format!("source_ip = {host}"),
+            "by destination_port".to_owned()
+        ]
+    );
+    assert!(by_port.iter().all(|r| r[0] == json!(host)), "{by_port:?}");
+
+    // A screenshot of a drill-down with trends, once the new rows' highlight is over.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let png = client.screenshot().await.unwrap();
+    save_screenshot("grouped.png", &png);
+
+    // The trend follows new events through patches, without a new stream.
+    let port = by_port[0][1].as_i64().unwrap();
+    let port_key = json!([host, port]).to_string();
+    trends_match_server(client, "traffic").await;
+    let spark = format!("tr[data-key='{port_key}'] td.trend svg.spark");
+    let before = js(
+        client,
+        &format!("return document.querySelector(`{spark}`).innerHTML;"),
+    )
+    .await;
+    let streams = js(client, "return document.body.dataset.streams;").await;
+    let protocol = SERVICES.iter().find(|(p, _)| *p == port).unwrap().1;
+    let now = chrono::Utc::now();
+    let burst: Vec<Vec<Value>> = (0..40)
+        .map(|_| {
+            vec![
+                Value::from(now),
+                Value::Ip(host.parse().unwrap()),
+                Value::Int(port),
+                Value::from(protocol),
+                Value::Int(5_000),
+            ]
+        })
+        .collect();
+    memory.push_batch(burst).unwrap();
+    wait_for(
+        client,
+        "the sparkline to change",
+        &format!("const svg = document.querySelector(`{spark}`); return svg && svg.innerHTML !== {before};"),
+    )
+    .await;
+    trends_match_server(client, "traffic").await;
+    rows_match_server(client, "after the burst").await;
+    assert_eq!(
+        js(client, "return document.body.dataset.streams;").await,
+        streams,
+        "patches applied in place, no new stream"
+    );
+
+    // Drill into that port (the view is rolled up to protocol next), with the mouse.
+    click(
+        client,
+        &format!("tr[data-key='{port_key}'] td[data-col='destination_port'] button.drill"),
+    )
+    .await;
+    let by_protocol = rows_match_server(client, "drilled into the port").await;
+    assert!(
+        by_protocol
+            .iter()
+            .all(|r| r[0] == json!(host) && r[1] == json!(port)),
+        "{by_protocol:?}"
+    );
+    let port_text = port.to_string();
+    assert_eq!(
+        address_view(client).await,
+        pairs(&[
+            ("group_by", "source_ip,destination_port,protocol"),
+            ("source_ip", &host),
+            ("destination_port", &port_text),
+            ("trend", "bytes"),
+        ])
+    );
+    assert_eq!(
+        crumbs(client).await,
+        [
+            "All".to_owned(),
+            format!("source_ip = {host}"),
+            format!("destination_port = {port}"),
+            "by protocol".to_owned()
+        ]
+    );
+    assert_eq!(
+        js(
+            client,
+            "return document.querySelectorAll('#body button.drill').length;"
+        )
+        .await,
+        0,
+        "every dimension is shown: nothing left to drill into"
+    );
+
+    // Back up one level with the breadcrumb, then to the top.
+    click(client, "#crumbs li:nth-child(2) button.crumb").await;
+    rows_match_server(client, "one level up").await;
+    assert_eq!(address_view(client).await, level_one);
+    click(client, "#crumbs li:first-child button.crumb").await;
+    let top = rows_match_server(client, "back at the top").await;
+    assert_eq!(
+        address_view(client).await,
+        pairs(&[("group_by", "source_ip"), ("trend", "bytes")])
+    );
+    assert_eq!(top.len(), HOSTS.len());
+    // The browser's Back button returns to the view before.
+    client.back().await.unwrap();
+    rows_match_server(client, "back").await;
+    assert_eq!(address_view(client).await, level_one);
+    click(client, "#crumbs li:first-child button.crumb").await;
+    rows_match_server(client, "at the top again").await;
+
+    // Every dimension on again (the table's own view), then a plain server filter from
+    // a value's button, shown as a chip that removes it.
+    click(client, "#grouping button[data-dim='destination_port']").await;
+    wait_for(
+        client,
+        "two dimensions",
+        "return location.search.includes('group_by=source_ip%2Cdestination_port');",
+    )
+    .await;
+    click(client, "#grouping button[data-dim='protocol']").await;
+    let all = rows_match_server(client, "every dimension").await;
+    assert_eq!(address_view(client).await, pairs(&[("trend", "bytes")]));
+    let udp = all.iter().find(|r| r[2] == json!("UDP")).unwrap();
+    let udp_key = json!([udp[0], udp[1], udp[2]]).to_string();
+    click(
+        client,
+        &format!("tr[data-key='{udp_key}'] td[data-col='packets']"),
+    )
+    .await;
+    click(
+        client,
+        &format!("tr[data-key='{udp_key}'] td[data-col='protocol'] button.only"),
+    )
+    .await;
+    let only_udp = rows_match_server(client, "only UDP").await;
+    assert!(
+        only_udp.iter().all(|r| r[2] == json!("UDP")),
+        "{only_udp:?}"
+    );
+    assert!(only_udp.len() < all.len());
+    assert_eq!(
+        address_view(client).await,
+        pairs(&[("protocol", "UDP"), ("trend", "bytes")])
+    );
+    assert_eq!(crumbs(client).await, ["All", "protocol = UDP"]);
+    click(client, "#crumbs li.chip button.remove").await;
+    rows_match_server(client, "the filter removed").await;
+    assert_eq!(address_view(client).await, pairs(&[("trend", "bytes")]));
+
+    // A table without trends: no toggle, and a link asking for one (a 400) shows the
+    // table without it.
+    client
+        .goto(&format!("{base}?table=packets&trend=count"))
+        .await
+        .unwrap();
+    wait_for(
+        client,
+        "the rows without the trend",
+        "return document.querySelectorAll('#body tr').length === 12 \
+         && !location.search.includes('trend') && document.getElementById('trend').hidden \
+         && !document.querySelector('th.trend');",
+    )
+    .await;
+}
+
+/// Writes a screenshot to `$CARGO_TARGET_TMPDIR/<name>`, and to `docs/<name>` when
+/// `LIVETABLE_SCREENSHOT=1`.
+fn save_screenshot(name: &str, png: &[u8]) {
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name), png).unwrap();
+    if std::env::var("LIVETABLE_SCREENSHOT").is_ok_and(|v| v == "1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join(name), png).unwrap();
+    }
 }
 
 fn tool(var: &str, default: &str) -> Option<PathBuf> {
@@ -324,6 +830,10 @@ async fn live_page_in_chromium() {
     };
     let mut rows = packet_rows();
     let source = Packets::new(rows.clone());
+    let flows = flows_table();
+    let memory = flows.1.clone();
+    let pulse = pulse_table();
+    let pulse_memory = pulse.1.clone();
     let catalog = Catalog::new()
         .with(common::packets_table(
             "packets",
@@ -338,6 +848,10 @@ async fn live_page_in_chromium() {
             Packets::new(big_rows()),
             Duration::from_secs(3600),
         ))
+        .unwrap()
+        .with(flows.0)
+        .unwrap()
+        .with(pulse.0)
         .unwrap();
     let app = Router::new().nest(
         "/tcpdump",
@@ -365,6 +879,8 @@ async fn live_page_in_chromium() {
             drive(&client, &base, &source, &live, &mut rows).await;
             integer_dimensions_are_not_grouped(&client, &base).await;
             the_token_link_again_leaves_no_token(&client, &base).await;
+            grouping_drill_down_and_trends(&client, &base, &memory).await;
+            trends_move_on_with_time(&client, &base, &pulse_memory).await;
             a_very_large_table_shows_its_first_rows_with_a_note(&client, &base).await;
         }
     })
@@ -714,12 +1230,5 @@ async fn drive(client: &Client, base: &str, source: &Packets, live: &LiveTable, 
     )
     .await;
     let png = client.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshot.png");
-    std::fs::write(&tmp, &png).unwrap();
-    if std::env::var("LIVETABLE_SCREENSHOT").is_ok_and(|v| v == "1") {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
-        std::fs::create_dir_all(&docs).unwrap();
-        std::fs::write(docs.join("screenshot.png"), &png).unwrap();
-    }
+    save_screenshot("screenshot.png", &png);
 }
