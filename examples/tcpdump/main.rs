@@ -118,16 +118,17 @@ async fn source(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
                 info!("reading tcpdump -l -nn -tt output from standard input");
                 traffic::spawn_stdin_reader(memory.clone(), layout, newest.clone());
             } else {
-                let (seed, count) = (args.seed, args.prefill());
+                let (seed, count, now) = (args.seed, args.prefill(), Utc::now());
                 // Generating and aggregating a million packets is CPU work: keep it
                 // off the async workers.
                 let (m, l) = (memory.clone(), layout.clone());
-                tokio::task::spawn_blocking(move || {
-                    traffic::prefill(&m, &l, seed, count, Utc::now())
-                })
-                .await
-                .map_err(|e| livetable::Error::invalid_spec(format!("prefill failed: {e}")))??;
-                traffic::spawn_generator(memory.clone(), layout, args.seed, args.rate);
+                let traffic =
+                    tokio::task::spawn_blocking(move || traffic::prefill(&m, &l, seed, count, now))
+                        .await
+                        .map_err(|e| {
+                            livetable::Error::invalid_spec(format!("prefill failed: {e}"))
+                        })??;
+                traffic::spawn_generator(memory.clone(), layout, traffic, now, args.rate);
             }
             Ok(match args.window_end {
                 WindowEnd::Now => Arc::new(memory),

@@ -21,8 +21,8 @@ use serde_json::json;
 use tracing::info;
 
 use super::cli::Args;
-use super::traffic::spawn_live_traffic;
-use super::workload::{Packet, Workload};
+use super::traffic::{past_hour, spawn_live_traffic};
+use super::workload::Packet;
 
 /// The store's source as the table's query: behind a bucket cache (one query for the
 /// newest buckets per tick, every view merged in memory), or, with `--direct`, asked
@@ -66,7 +66,8 @@ pub(crate) async fn postgres(args: &Args, spec: Aggregate) -> Result<SharedQuery
         let table = quote_table(&args.table)?;
         create_table(pg.pool(), &args.table, &table).await?;
         let started = Instant::now();
-        let packets = Workload::new(args.seed).generate(args.prefill(), Utc::now());
+        let now = Utc::now();
+        let (packets, traffic) = past_hour(args.seed, args.prefill(), now);
         for chunk in packets.chunks(LOAD_BATCH) {
             insert(pg.pool(), &table, chunk).await?;
         }
@@ -76,8 +77,8 @@ pub(crate) async fn postgres(args: &Args, spec: Aggregate) -> Result<SharedQuery
             elapsed_ms = started.elapsed().as_millis() as u64,
             "loaded a past hour of demo packets"
         );
-        let (pool, seed, rate) = (pg.pool().clone(), args.seed, args.rate);
-        spawn_live_traffic(seed, rate, STREAM_TICK, move |packets| {
+        let (pool, rate) = (pg.pool().clone(), args.rate);
+        spawn_live_traffic(traffic, now, rate, STREAM_TICK, move |packets| {
             let (pool, table) = (pool.clone(), table.clone());
             async move { insert(&pool, &table, &packets).await }
         });
@@ -207,7 +208,8 @@ pub(crate) async fn mysql(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
         let table = quote_table_with(&args.table, '`')?;
         create_mysql_table(db.pool(), &args.table, &table).await?;
         let started = Instant::now();
-        let packets = Workload::new(args.seed).generate(args.prefill(), Utc::now());
+        let now = Utc::now();
+        let (packets, traffic) = past_hour(args.seed, args.prefill(), now);
         for chunk in packets.chunks(MYSQL_BATCH) {
             insert_mysql(db.pool(), &table, chunk).await?;
         }
@@ -217,8 +219,8 @@ pub(crate) async fn mysql(args: &Args, spec: Aggregate) -> Result<SharedQuery> {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "loaded a past hour of demo packets"
         );
-        let (pool, seed, rate) = (db.pool().clone(), args.seed, args.rate);
-        spawn_live_traffic(seed, rate, STREAM_TICK, move |packets| {
+        let (pool, rate) = (db.pool().clone(), args.rate);
+        spawn_live_traffic(traffic, now, rate, STREAM_TICK, move |packets| {
             let (pool, table) = (pool.clone(), table.clone());
             async move {
                 for chunk in packets.chunks(MYSQL_BATCH) {
@@ -318,7 +320,8 @@ pub(crate) async fn elasticsearch(args: &Args, spec: Aggregate) -> Result<Shared
         let index = args.index.clone();
         create_index(&es, &index).await?;
         let started = Instant::now();
-        let packets = Workload::new(args.seed).generate(args.prefill(), Utc::now());
+        let now = Utc::now();
+        let (packets, traffic) = past_hour(args.seed, args.prefill(), now);
         for chunk in packets.chunks(LOAD_BATCH) {
             bulk(&es, &index, chunk).await?;
         }
@@ -328,7 +331,7 @@ pub(crate) async fn elasticsearch(args: &Args, spec: Aggregate) -> Result<Shared
             elapsed_ms = started.elapsed().as_millis() as u64,
             "loaded a past hour of demo packets"
         );
-        spawn_live_traffic(args.seed, args.rate, STREAM_TICK, move |packets| {
+        spawn_live_traffic(traffic, now, args.rate, STREAM_TICK, move |packets| {
             let (es, index) = (es.clone(), index.clone());
             async move { bulk(&es, &index, &packets).await }
         });

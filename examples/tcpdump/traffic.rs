@@ -15,7 +15,7 @@ use livetable::{
 use tracing::{info, warn};
 
 use super::capture::parse_line;
-use super::workload::{Field, LiveTraffic, Packet, Workload};
+use super::workload::{Field, LiveTraffic, Packet};
 
 /// Events pushed per batch (one lock per batch).
 const BATCH: usize = 50_000;
@@ -80,16 +80,29 @@ pub(crate) fn push_packets(
     Ok(kept)
 }
 
-/// Fills `source` with `count` packets of the past hour ending at `now`.
+/// `count` packets of the hour ending at `now`, as the live generator for `seed` would
+/// have produced them, and that generator, to continue from `now`. The past hour is
+/// the live stream's own (not the batch hour of the benchmarks, whose flows live in
+/// random intervals of the hour): the window then holds from the start what it will
+/// hold later, and the table (its groups, its memory) stays in the same state as it
+/// slides instead of changing character for an hour.
+pub(crate) fn past_hour(seed: u64, count: usize, now: DateTime<Utc>) -> (Vec<Packet>, LiveTraffic) {
+    let mut traffic = LiveTraffic::new(seed);
+    let packets = traffic.generate(count, now - TimeDelta::hours(1), now);
+    (packets, traffic)
+}
+
+/// Fills `source` with `count` packets of the past hour ending at `now` (see
+/// [`past_hour`]); returns the generator to continue with.
 pub(crate) fn prefill(
     source: &MemorySource,
     layout: &EventLayout,
     seed: u64,
     count: usize,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<LiveTraffic> {
     let started = Instant::now();
-    let packets = Workload::new(seed).generate(count, now);
+    let (packets, traffic) = past_hour(seed, count, now);
     let kept = push_packets(source, layout, &packets)?;
     info!(
         packets = kept,
@@ -97,7 +110,7 @@ pub(crate) fn prefill(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "prefilled the past hour"
     );
-    Ok(())
+    Ok(traffic)
 }
 
 /// Packets per tick at `rate` per second, carrying the fraction over so a low rate
@@ -122,18 +135,31 @@ impl Pacer {
     }
 }
 
-/// Feeds `source` with live synthetic packets at `rate` per second, forever.
-pub(crate) fn spawn_generator(source: MemorySource, layout: EventLayout, seed: u64, rate: f64) {
-    spawn_live_traffic(seed, rate, GENERATOR_TICK, move |packets| {
+/// Feeds `source` with live synthetic packets from `traffic` at `rate` per second,
+/// from `since` on, forever.
+pub(crate) fn spawn_generator(
+    source: MemorySource,
+    layout: EventLayout,
+    traffic: LiveTraffic,
+    since: DateTime<Utc>,
+    rate: f64,
+) {
+    spawn_live_traffic(traffic, since, rate, GENERATOR_TICK, move |packets| {
         std::future::ready(push_packets(&source, &layout, &packets).map(drop))
     });
 }
 
-/// Hands `rate` live synthetic packets per second to `write`, every `tick`, forever;
-/// an error is logged and the next tick tries again. What feeds the memory source
-/// here, and any store the example loads live packets into.
-pub(crate) fn spawn_live_traffic<F, Fut>(seed: u64, rate: f64, tick: Duration, write: F)
-where
+/// Hands `rate` live synthetic packets per second from `traffic` to `write`, every
+/// `tick`, from `since` on (the end of the past hour loaded: the first batch catches
+/// up), forever; an error is logged and the next tick tries again. What feeds the
+/// memory source here, and any store the example loads live packets into.
+pub(crate) fn spawn_live_traffic<F, Fut>(
+    mut traffic: LiveTraffic,
+    since: DateTime<Utc>,
+    rate: f64,
+    tick: Duration,
+    write: F,
+) where
     F: Fn(Vec<Packet>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<()>> + Send,
 {
@@ -141,9 +167,8 @@ where
         return;
     }
     tokio::spawn(async move {
-        let mut traffic = LiveTraffic::new(seed);
         let mut pacer = Pacer::new(rate);
-        let mut last = Utc::now();
+        let mut last = since;
         let mut ticker = tokio::time::interval(tick);
         ticker.tick().await; // the first tick is immediate: nothing is due yet
         loop {
@@ -277,7 +302,8 @@ mod tests {
     #[test]
     fn layout_reads_the_spec_columns_from_packets() {
         let spec = super::super::packet_spec(Duration::from_secs(3600), 10).unwrap();
-        let p = Workload::new(3).generate(1, Utc::now())[0];
+        let now = Utc::now();
+        let p = LiveTraffic::new(3).generate(1, now - TimeDelta::seconds(1), now)[0];
         let event = EventLayout::new(&spec).event(&p).unwrap();
         assert_eq!(
             event,

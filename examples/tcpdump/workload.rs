@@ -1,5 +1,5 @@
-//! Synthetic network packets: a past hour generated at once ([`Workload`]) or a live
-//! stream ([`LiveTraffic`]), both deterministic from a seed. Plain data on `std`,
+//! Synthetic network packets: a live stream ([`LiveTraffic`]), deterministic from a
+//! seed, which also makes the example's past hour. Plain data on `std`,
 //! `chrono` and `rand`: [`Packet::field`] hands each event column to the caller, which
 //! turns it into its own value type.
 //!
@@ -18,8 +18,10 @@
 //! - 80 % of flows go client → server (ephemeral source port 32768–60999, well-known
 //!   destination port: TCP 443, 80, 22, 5432, 8080, 3306, 6379, 25; UDP 53, 123, 443,
 //!   161), 20 % are replies (ports swapped);
-//! - each flow lives in a random interval inside the hour, its packets spread over it;
-//!   packets come out in time order;
+//! - a few hundred flows are open at once, each packet from one of them, a finished
+//!   flow replaced by a new one; packets come out in time order (the batch hour of
+//!   `livetable-testkit`, built on the same hosts and flows, spreads each flow over a
+//!   random interval of the hour instead);
 //! - sizes: TCP mixes ACK-sized (40–66), full-MTU (1400–1500) and a skewed middle; UDP
 //!   around 150; ICMP mostly 64, 84 or 98.
 //!
@@ -82,13 +84,7 @@ impl Packet {
     }
 }
 
-/// A past hour of packets at once: the reference workload.
-#[derive(Clone, Debug)]
-pub struct Workload {
-    seed: u64,
-}
-
-const SOURCES: usize = 2_000;
+pub(crate) const SOURCES: usize = 2_000;
 const DESTINATIONS: usize = 300;
 const TCP_PORTS: [u16; 8] = [443, 80, 22, 5432, 8080, 3306, 6379, 25];
 const UDP_PORTS: [u16; 4] = [53, 123, 443, 161];
@@ -99,40 +95,10 @@ const PARETO_ALPHA: f64 = 1.1;
 /// The longest flow, in packets.
 const MAX_FLOW: f64 = 200_000.0;
 
-impl Workload {
-    /// A generator for `seed`: the same seed gives the same packets.
-    pub fn new(seed: u64) -> Self {
-        Workload { seed }
-    }
-
-    /// `count` packets over `[end − 1 h, end)`, in time order.
-    pub fn generate(&self, count: usize, end: DateTime<Utc>) -> Vec<Packet> {
-        let mut rng = SmallRng::seed_from_u64(self.seed);
-        let hosts = Hosts::new(&mut rng);
-        let hour_ns: i64 = 3_600_000_000_000;
-        let start = end - TimeDelta::hours(1);
-
-        let mut packets = Vec::with_capacity(count);
-        while packets.len() < count {
-            let flow = hosts.flow(&mut rng);
-            let flow_len = flow_length(&mut rng).clamp(1, count - packets.len());
-            let a = rng.random_range(0..hour_ns);
-            let b = rng.random_range(0..hour_ns);
-            let (from, to) = (a.min(b), a.max(b) + 1);
-            for _ in 0..flow_len {
-                let offset = rng.random_range(from..to);
-                packets.push(flow.packet(&mut rng, start + TimeDelta::nanoseconds(offset)));
-            }
-        }
-        packets.sort_by_key(|p| p.ts);
-        packets
-    }
-}
-
-/// The host pools and their skew, drawn first from the seed (so [`Workload`] and
-/// [`LiveTraffic`] of one seed share their hosts).
+/// The host pools and their skew, drawn first from the seed (so the batch hour of
+/// `livetable-testkit` and [`LiveTraffic`] of one seed share their hosts).
 #[derive(Clone, Debug)]
-struct Hosts {
+pub(crate) struct Hosts {
     sources: Vec<IpAddr>,
     destinations: Vec<IpAddr>,
     source_zipf: Zipf,
@@ -141,7 +107,7 @@ struct Hosts {
 
 /// A flow's 5-tuple.
 #[derive(Clone, Copy, Debug)]
-struct Flow {
+pub(crate) struct Flow {
     source_ip: IpAddr,
     source_port: u16,
     destination_ip: IpAddr,
@@ -150,7 +116,7 @@ struct Flow {
 }
 
 impl Hosts {
-    fn new(rng: &mut SmallRng) -> Self {
+    pub(crate) fn new(rng: &mut SmallRng) -> Self {
         let sources: Vec<IpAddr> = (0..SOURCES).map(|_| private_ip(rng)).collect();
         let destinations: Vec<IpAddr> = (0..DESTINATIONS)
             .map(|i| {
@@ -170,7 +136,7 @@ impl Hosts {
     }
 
     /// A new flow: protocol, skewed hosts, ports (client → server or a reply).
-    fn flow(&self, rng: &mut SmallRng) -> Flow {
+    pub(crate) fn flow(&self, rng: &mut SmallRng) -> Flow {
         let u: f64 = rng.random();
         let protocol = if u < 0.80 {
             "TCP"
@@ -210,7 +176,7 @@ impl Hosts {
 }
 
 impl Flow {
-    fn packet(&self, rng: &mut SmallRng, ts: DateTime<Utc>) -> Packet {
+    pub(crate) fn packet(&self, rng: &mut SmallRng, ts: DateTime<Utc>) -> Packet {
         Packet {
             ts,
             source_ip: self.source_ip,
@@ -224,7 +190,7 @@ impl Flow {
 }
 
 /// Packets in a flow: discrete Pareto by inversion, floor(x_m / U^(1/alpha)), x_m = 1.
-fn flow_length(rng: &mut SmallRng) -> usize {
+pub(crate) fn flow_length(rng: &mut SmallRng) -> usize {
     let u: f64 = 1.0 - rng.random::<f64>(); // in (0, 1]
     (u.powf(-1.0 / PARETO_ALPHA).min(MAX_FLOW)) as usize
 }
@@ -232,7 +198,7 @@ fn flow_length(rng: &mut SmallRng) -> usize {
 /// How many flows [`LiveTraffic`] keeps open at once.
 const OPEN_FLOWS: usize = 256;
 
-/// A live stream of packets with the shape of [`Workload`] (the same host pools for
+/// A live stream of packets with the reference workload's shape (the same host pools for
 /// the same seed, skew, ports, protocols, sizes and heavy-tailed flows), stamped at
 /// the times asked for: what the example feeds its table with after the past hour.
 ///
@@ -247,7 +213,7 @@ pub struct LiveTraffic {
 }
 
 impl LiveTraffic {
-    /// A stream for `seed`, over the same hosts as `Workload::new(seed)`.
+    /// A stream for `seed`, over the same hosts as the batch hour of the same seed.
     pub fn new(seed: u64) -> Self {
         let mut rng = SmallRng::seed_from_u64(seed);
         let hosts = Hosts::new(&mut rng);
@@ -359,6 +325,32 @@ impl Zipf {
     }
 }
 
+/// FNV-1a over every field of `packets`: a fingerprint stable across Rust versions
+/// (unlike `DefaultHasher`).
+#[cfg(test)]
+pub(crate) fn fingerprint(packets: &[Packet]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for p in packets {
+        eat(&p.ts.timestamp_nanos_opt().unwrap().to_le_bytes());
+        for ip in [p.source_ip, p.destination_ip] {
+            match ip {
+                IpAddr::V4(a) => eat(&a.octets()),
+                IpAddr::V6(a) => eat(&a.octets()),
+            }
+        }
+        eat(&p.source_port.to_le_bytes());
+        eat(&p.destination_port.to_le_bytes());
+        eat(p.protocol.as_bytes());
+        eat(&p.size.to_le_bytes());
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,63 +359,6 @@ mod tests {
 
     fn end() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
-    }
-
-    #[test]
-    fn is_deterministic_ordered_and_inside_the_hour() {
-        let a = Workload::new(7).generate(20_000, end());
-        let b = Workload::new(7).generate(20_000, end());
-        let c = Workload::new(8).generate(20_000, end());
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert!(a.windows(2).all(|p| p[0].ts <= p[1].ts));
-        let start = end() - TimeDelta::hours(1);
-        assert!(a.iter().all(|p| start <= p.ts && p.ts < end()));
-    }
-
-    #[test]
-    fn has_the_documented_shape() {
-        let n = 200_000;
-        let packets = Workload::new(1).generate(n, end());
-        let share =
-            |proto: &str| packets.iter().filter(|p| p.protocol == proto).count() as f64 / n as f64;
-        // By flow 80/18/2; heavy-tailed flow sizes make the packet shares noisy.
-        assert!((0.65..0.92).contains(&share("TCP")), "{}", share("TCP"));
-        assert!((0.06..0.32).contains(&share("UDP")), "{}", share("UDP"));
-        assert!(share("ICMP") < 0.08, "{}", share("ICMP"));
-        assert!(
-            packets
-                .iter()
-                .filter(|p| p.protocol == "ICMP")
-                .all(|p| p.source_port == 0 && p.destination_port == 0)
-        );
-        let tuples: HashSet<_> = packets
-            .iter()
-            .map(|p| {
-                (
-                    p.source_ip,
-                    p.source_port,
-                    p.destination_ip,
-                    p.destination_port,
-                    p.protocol,
-                )
-            })
-            .collect();
-        let per_tuple = n as f64 / tuples.len() as f64;
-        assert!(
-            (5.0..14.0).contains(&per_tuple),
-            "{per_tuple} packets per 5-tuple"
-        );
-        let sources: HashSet<_> = packets.iter().map(|p| (p.source_ip, p.protocol)).collect();
-        assert!(sources.len() > 1_500 && sources.len() <= 3 * SOURCES);
-        // Zipf: the busiest source sends far more than the median one.
-        let mut by_source = std::collections::HashMap::new();
-        for p in &packets {
-            *by_source.entry(p.source_ip).or_insert(0usize) += 1;
-        }
-        let mut counts: Vec<usize> = by_source.into_values().collect();
-        counts.sort_unstable();
-        assert!(counts[counts.len() - 1] > 20 * counts[counts.len() / 2]);
     }
 
     #[test]
@@ -436,11 +371,7 @@ mod tests {
         assert_eq!(packets.len(), n);
         assert!(packets.windows(2).all(|p| p[0].ts <= p[1].ts));
         assert!(packets.iter().all(|p| from <= p.ts && p.ts < end()));
-        // The same pools as the batch generator of the same seed.
-        let batch = Workload::new(5).generate(50_000, end());
-        let batch_sources: HashSet<_> = batch.iter().map(|p| p.source_ip).collect();
-        let live_sources: HashSet<_> = packets.iter().map(|p| p.source_ip).collect();
-        assert!(live_sources.intersection(&batch_sources).count() > live_sources.len() / 2);
+        // The host pools of the seed (the batch hour of the same seed draws the same).
         let mut rng = SmallRng::seed_from_u64(5);
         let hosts = Hosts::new(&mut rng);
         assert!(packets.iter().all(|p| hosts.sources.contains(&p.source_ip)
@@ -474,8 +405,6 @@ mod tests {
             "{}",
             tuples.len()
         );
-        // Not a replay of the batch generator.
-        assert_ne!(packets[..100], batch[..100]);
         // An empty interval stamps everything at its start.
         let now = end();
         assert!(live.generate(5, now, now).iter().all(|p| p.ts == now));
@@ -483,7 +412,7 @@ mod tests {
 
     #[test]
     fn reads_every_column_by_name() {
-        let p = Workload::new(3).generate(1, end())[0];
+        let p = LiveTraffic::new(3).generate(1, end() - TimeDelta::seconds(1), end())[0];
         assert_eq!(p.field("ts"), Some(Field::Time(p.ts)));
         assert_eq!(p.field("source_ip"), Some(Field::Ip(p.source_ip)));
         assert_eq!(
@@ -500,37 +429,10 @@ mod tests {
         assert_eq!(p.field("host"), None);
     }
 
-    /// FNV-1a over every field of `packets`: a fingerprint stable across Rust versions
-    /// (unlike `DefaultHasher`).
-    fn fingerprint(packets: &[Packet]) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |bytes: &[u8]| {
-            for &b in bytes {
-                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        for p in packets {
-            eat(&p.ts.timestamp_nanos_opt().unwrap().to_le_bytes());
-            for ip in [p.source_ip, p.destination_ip] {
-                match ip {
-                    IpAddr::V4(a) => eat(&a.octets()),
-                    IpAddr::V6(a) => eat(&a.octets()),
-                }
-            }
-            eat(&p.source_port.to_le_bytes());
-            eat(&p.destination_port.to_le_bytes());
-            eat(p.protocol.as_bytes());
-            eat(&p.size.to_le_bytes());
-        }
-        h
-    }
-
     /// The same seed gives the same packets as when the reference figures were taken:
     /// a change to the sampling (or to `rand`'s streams) shows here first.
     #[test]
     fn seed_42_gives_the_recorded_packets() {
-        let batch = Workload::new(42).generate(10_000, end());
-        assert_eq!(fingerprint(&batch), 0x089e_5a38_2f00_7480);
         let mut live = LiveTraffic::new(42);
         let mut packets = live.generate(5_000, end() - TimeDelta::seconds(10), end());
         packets.extend(live.generate(5_000, end(), end() + TimeDelta::seconds(10)));

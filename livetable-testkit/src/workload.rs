@@ -39,6 +39,10 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
 use livetable_core::{
     Aggregate, AggregateBuilder, DataType, Direction, Error, Metric, Unit, Value,
 };
@@ -49,7 +53,46 @@ use livetable_core::{
 #[path = "../../examples/tcpdump/workload.rs"]
 mod generator;
 
-pub use generator::{Field, LiveTraffic, Packet, Workload};
+pub use generator::{Field, LiveTraffic, Packet};
+
+/// A past hour of packets at once: the reference workload of the benchmarks. Each flow
+/// (the example's hosts and flow sizes for the same seed) lives in a random interval
+/// inside the hour, its packets spread over it. (The example's own past hour comes from
+/// [`LiveTraffic`], so that its table is the same before and after it starts.)
+#[derive(Clone, Debug)]
+pub struct Workload {
+    seed: u64,
+}
+
+impl Workload {
+    /// A generator for `seed`: the same seed gives the same packets.
+    pub fn new(seed: u64) -> Self {
+        Workload { seed }
+    }
+
+    /// `count` packets over `[end − 1 h, end)`, in time order.
+    pub fn generate(&self, count: usize, end: DateTime<Utc>) -> Vec<Packet> {
+        let mut rng = SmallRng::seed_from_u64(self.seed);
+        let hosts = generator::Hosts::new(&mut rng);
+        let hour_ns: i64 = 3_600_000_000_000;
+        let start = end - TimeDelta::hours(1);
+
+        let mut packets = Vec::with_capacity(count);
+        while packets.len() < count {
+            let flow = hosts.flow(&mut rng);
+            let flow_len = generator::flow_length(&mut rng).clamp(1, count - packets.len());
+            let a = rng.random_range(0..hour_ns);
+            let b = rng.random_range(0..hour_ns);
+            let (from, to) = (a.min(b), a.max(b) + 1);
+            for _ in 0..flow_len {
+                let offset = rng.random_range(from..to);
+                packets.push(flow.packet(&mut rng, start + TimeDelta::nanoseconds(offset)));
+            }
+        }
+        packets.sort_by_key(|p| p.ts);
+        packets
+    }
+}
 
 /// The event columns a [`Packet`] provides ([`Packet::field`]), with their types.
 pub const PACKET_COLUMNS: [(&str, DataType); 7] = [
@@ -214,5 +257,97 @@ mod tests {
         let err = EventLayout::new(&mistyped).unwrap_err();
         assert_eq!(err.context_value("column"), Some("protocol"));
         assert_eq!(two_dim_spec().schema().len(), 4);
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use std::collections::HashSet;
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn end() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn is_deterministic_ordered_and_inside_the_hour() {
+        let a = Workload::new(7).generate(20_000, end());
+        let b = Workload::new(7).generate(20_000, end());
+        let c = Workload::new(8).generate(20_000, end());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.windows(2).all(|p| p[0].ts <= p[1].ts));
+        let start = end() - TimeDelta::hours(1);
+        assert!(a.iter().all(|p| start <= p.ts && p.ts < end()));
+    }
+
+    #[test]
+    fn has_the_documented_shape() {
+        let n = 200_000;
+        let packets = Workload::new(1).generate(n, end());
+        let share =
+            |proto: &str| packets.iter().filter(|p| p.protocol == proto).count() as f64 / n as f64;
+        // By flow 80/18/2; heavy-tailed flow sizes make the packet shares noisy.
+        assert!((0.65..0.92).contains(&share("TCP")), "{}", share("TCP"));
+        assert!((0.06..0.32).contains(&share("UDP")), "{}", share("UDP"));
+        assert!(share("ICMP") < 0.08, "{}", share("ICMP"));
+        assert!(
+            packets
+                .iter()
+                .filter(|p| p.protocol == "ICMP")
+                .all(|p| p.source_port == 0 && p.destination_port == 0)
+        );
+        let tuples: HashSet<_> = packets
+            .iter()
+            .map(|p| {
+                (
+                    p.source_ip,
+                    p.source_port,
+                    p.destination_ip,
+                    p.destination_port,
+                    p.protocol,
+                )
+            })
+            .collect();
+        let per_tuple = n as f64 / tuples.len() as f64;
+        assert!(
+            (5.0..14.0).contains(&per_tuple),
+            "{per_tuple} packets per 5-tuple"
+        );
+        let sources: HashSet<_> = packets.iter().map(|p| (p.source_ip, p.protocol)).collect();
+        assert!(sources.len() > 1_500 && sources.len() <= 3 * generator::SOURCES);
+        // Zipf: the busiest source sends far more than the median one.
+        let mut by_source = std::collections::HashMap::new();
+        for p in &packets {
+            *by_source.entry(p.source_ip).or_insert(0usize) += 1;
+        }
+        let mut counts: Vec<usize> = by_source.into_values().collect();
+        counts.sort_unstable();
+        assert!(counts[counts.len() - 1] > 20 * counts[counts.len() / 2]);
+    }
+
+    /// The same seed gives the same packets as when the reference figures were taken.
+    #[test]
+    fn seed_42_gives_the_recorded_batch_hour() {
+        let batch = Workload::new(42).generate(10_000, end());
+        assert_eq!(generator::fingerprint(&batch), 0x089e_5a38_2f00_7480);
+    }
+
+    /// The batch hour and the live stream of a seed share their host pools.
+    #[test]
+    fn the_batch_hour_and_the_stream_share_their_hosts() {
+        let batch = Workload::new(5).generate(50_000, end());
+        let live = LiveTraffic::new(5).generate(50_000, end() - TimeDelta::minutes(10), end());
+        let batch_sources: HashSet<_> = batch.iter().map(|p| p.source_ip).collect();
+        let live_sources: HashSet<_> = live.iter().map(|p| p.source_ip).collect();
+        assert!(live_sources.intersection(&batch_sources).count() > live_sources.len() / 2);
+        assert_ne!(
+            live[..100],
+            batch[..100],
+            "the stream is not a replay of the hour"
+        );
     }
 }
