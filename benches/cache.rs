@@ -38,43 +38,15 @@ use livetable_testkit::workload::{EventLayout, LiveTraffic, Workload, five_dim_s
 
 #[path = "common/packets_pg.rs"]
 mod packets_pg;
+#[path = "common/tail.rs"]
+mod tail;
+
+use tail::Tail;
 
 const SEED: u64 = 42;
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
-}
-
-/// Percentiles of durations, in milliseconds.
-struct Tail {
-    sorted: Vec<f64>,
-}
-
-impl Tail {
-    fn new(samples: &[Duration]) -> Self {
-        let mut sorted: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-        sorted.sort_by(f64::total_cmp);
-        Tail { sorted }
-    }
-
-    fn at(&self, q: f64) -> f64 {
-        if self.sorted.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((self.sorted.len() as f64 - 1.0) * q).round() as usize;
-        self.sorted[i]
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "n={:>4}  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms",
-            self.sorted.len(),
-            self.at(0.5),
-            self.at(0.95),
-            self.at(0.99),
-            self.sorted.last().copied().unwrap_or(f64::NAN)
-        )
-    }
 }
 
 fn resident_bytes() -> usize {
@@ -155,19 +127,19 @@ fn merge(width: Duration) {
     }
     let all: Vec<Duration> = steady.iter().chain(&rollover).copied().collect();
     let (all, steady, rollover, cold) = (
-        Tail::new(&all),
-        Tail::new(&steady),
-        Tail::new(&rollover),
-        Tail::new(&cold),
+        Tail::of_durations(&all),
+        Tail::of_durations(&steady),
+        Tail::of_durations(&rollover),
+        Tail::of_durations(&cold),
     );
     println!(
         "merge 5-dim, 30 min window, 10 M packets/h, live 6 s ticks, {}s buckets:",
         width.as_secs()
     );
-    println!("  every tick      {}", all.line());
-    println!("  between roll-overs {}", steady.line());
-    println!("  at a roll-over  {}", rollover.line());
-    println!("  baseline: from scratch {}", cold.line());
+    println!("  every tick      {}", all.ms());
+    println!("  between roll-overs {}", steady.ms());
+    println!("  at a roll-over  {}", rollover.ms());
+    println!("  baseline: from scratch {}", cold.ms());
     println!(
         "  ratio p95 tick / p50 from scratch = {:.3}; target p95 <= 35 ms: {}",
         all.at(0.95) / cold.at(0.5),
@@ -420,7 +392,7 @@ mod postgres {
             println!(
                 "  {}: rows read per tick {rows:>10.0}, store CPU per tick {cpu:>7.1} ms, fetch {}",
                 mode(cached),
-                Tail::new(&took).line()
+                Tail::of_durations(&took).ms()
             );
             out[k] = (rows, cpu);
         }
@@ -539,7 +511,7 @@ mod postgres {
                 "  {}: data age at delivery, {viewers} SSE viewers, {} updates received: {}",
                 mode(cached),
                 ages.len(),
-                Tail::new(&ages).line()
+                Tail::of_durations(&ages).ms()
             );
             for c in clients {
                 c.abort();
@@ -586,7 +558,7 @@ mod postgres {
             after.skipped_ticks - before.skipped_ticks,
             busy * 100.0,
             100.0 - busy * 100.0,
-            Tail::new(&ages).line()
+            Tail::of_durations(&ages).ms()
         );
     }
 
@@ -628,7 +600,7 @@ mod postgres {
             after.fetches - before.fetches,
             6 * ticks,
             after.skipped_ticks - before.skipped_ticks,
-            Tail::new(&ages).line(),
+            Tail::of_durations(&ages).ms(),
             cache
                 .map(|c| {
                     let s = c.stats();

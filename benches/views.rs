@@ -33,55 +33,17 @@ use livetable::{FetchContext, Filter, MemorySource, Snapshot, TableQuery, Value,
 use livetable_testkit::workload::{EventLayout, LiveTraffic, Workload, five_dim_spec};
 use rustc_hash::FxHashMap;
 
+#[path = "common/tail.rs"]
+mod tail;
+
+use tail::Tail;
+
 const SEED: u64 = 42;
 const HOUR: Duration = Duration::from_secs(3600);
 const BUCKET: Duration = Duration::from_secs(10);
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
-}
-
-/// Percentiles of samples (milliseconds or percents).
-struct Tail {
-    sorted: Vec<f64>,
-}
-
-impl Tail {
-    fn new(samples: impl IntoIterator<Item = f64>) -> Self {
-        let mut sorted: Vec<f64> = samples.into_iter().collect();
-        sorted.sort_by(f64::total_cmp);
-        Tail { sorted }
-    }
-
-    fn of_durations(samples: &[Duration]) -> Self {
-        Tail::new(samples.iter().map(|d| d.as_secs_f64() * 1e3))
-    }
-
-    fn at(&self, q: f64) -> f64 {
-        if self.sorted.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((self.sorted.len() as f64 - 1.0) * q).round() as usize;
-        self.sorted[i]
-    }
-
-    fn max(&self) -> f64 {
-        self.sorted.last().copied().unwrap_or(f64::NAN)
-    }
-
-    fn ms(&self) -> String {
-        format!(
-            "p50 {:>8.2}  p95 {:>8.2}  p99 {:>8.2}  max {:>8.2} ms",
-            self.at(0.5),
-            self.at(0.95),
-            self.at(0.99),
-            self.max()
-        )
-    }
-
-    fn percent(&self) -> String {
-        format!("p50 {:>6.2} %  max {:>6.2} %", self.at(0.5), self.max())
-    }
 }
 
 /// A source of the 5-dimension spec over 10 s buckets holding `count` packets of the

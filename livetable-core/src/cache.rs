@@ -645,7 +645,7 @@ impl<Q: BucketQuery> TableQuery for BucketCache<Q> {
     }
 
     fn profile(&self) -> SourceProfile {
-        SourceProfile::of_aggregate(self.inner.store.spec()).with_longest_window(self.retention())
+        self.inner.store.profile()
     }
 }
 

@@ -120,54 +120,62 @@ impl Serialize for PatchJson<'_> {
     }
 }
 
-/// `{"metric", "start", "step_ms", "points", "empty", "series": [[…] per row]}`.
+/// What a trend and its patch share: `metric`, `start`, `step_ms`, `points`, `empty`.
+#[derive(Serialize)]
+struct TrendAxis<'a> {
+    metric: &'a str,
+    start: &'a DateTime<Utc>,
+    step_ms: u128,
+    points: usize,
+    empty: &'a Value,
+}
+
+/// The axis fields, then `"series": [[…] per row]`.
 struct TrendJson<'a>(&'a Trend);
 
 impl Serialize for TrendJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct Body<'a> {
-            metric: &'a str,
-            start: &'a DateTime<Utc>,
-            step_ms: u128,
-            points: usize,
-            empty: &'a Value,
+            #[serde(flatten)]
+            axis: TrendAxis<'a>,
             series: &'a [Arc<[Value]>],
         }
         let t = self.0;
         Body {
-            metric: &t.metric,
-            start: &t.start,
-            step_ms: t.step.as_millis(),
-            points: t.points,
-            empty: &t.empty,
+            axis: TrendAxis {
+                metric: &t.metric,
+                start: &t.start,
+                step_ms: t.step.as_millis(),
+                points: t.points,
+                empty: &t.empty,
+            },
             series: &t.series,
         }
         .serialize(s)
     }
 }
 
-/// `{"metric", "start", "step_ms", "points", "empty", "changes": [[key, at, [points…]]]}`.
+/// The axis fields, then `"changes": [[key, at, [points…]], …]`.
 struct TrendPatchJson<'a>(&'a TrendPatch);
 
 impl Serialize for TrendPatchJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct Body<'a> {
-            metric: &'a str,
-            start: &'a DateTime<Utc>,
-            step_ms: u128,
-            points: usize,
-            empty: &'a Value,
+            #[serde(flatten)]
+            axis: TrendAxis<'a>,
             changes: Vec<(&'a [Value], usize, &'a [Value])>,
         }
         let t = self.0;
         Body {
-            metric: &t.metric,
-            start: &t.start,
-            step_ms: t.step.as_millis(),
-            points: t.points,
-            empty: &t.empty,
+            axis: TrendAxis {
+                metric: &t.metric,
+                start: &t.start,
+                step_ms: t.step.as_millis(),
+                points: t.points,
+                empty: &t.empty,
+            },
             changes: t
                 .changes
                 .iter()

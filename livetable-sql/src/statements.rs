@@ -123,30 +123,6 @@ mod tests {
         assert_eq!(st.kept(), 2);
         assert!(st.direct(Some(&[1, 1])).is_err());
         assert_eq!(st.kept(), 2, "a refused grouping is not kept");
-
-        // Ordered pairs and triples of 5 dimensions: 80 groupings, more than are kept.
-        let st = statements(5);
-        let mut groupings = Vec::new();
-        for a in 0..5 {
-            for b in (0..5).filter(|&b| b != a) {
-                groupings.push(vec![a, b]);
-                for c in (0..5).filter(|&c| c != a && c != b) {
-                    groupings.push(vec![a, b, c]);
-                }
-            }
-        }
-        for g in &groupings[..PerGrouping::<DirectStatement>::BOUND] {
-            st.direct(Some(g)).unwrap();
-        }
-        assert_eq!(st.kept(), PerGrouping::<DirectStatement>::BOUND);
-        st.direct(Some(&groupings[0])).unwrap();
-        assert_eq!(
-            st.kept(),
-            PerGrouping::<DirectStatement>::BOUND,
-            "a kept grouping is reused"
-        );
-        st.direct(Some(&groupings[PerGrouping::<DirectStatement>::BOUND]))
-            .unwrap();
-        assert_eq!(st.kept(), 1, "one more clears the kept ones first");
+        // The bound on kept groupings is `PerGrouping`'s, tested in livetable-core.
     }
 }

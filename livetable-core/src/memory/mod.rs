@@ -625,7 +625,7 @@ impl TableQuery for MemorySource {
     }
 
     fn profile(&self) -> SourceProfile {
-        SourceProfile::of_aggregate(self.inner.store.spec()).with_longest_window(self.retention())
+        self.inner.store.profile()
     }
 }
 

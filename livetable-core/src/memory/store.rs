@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -19,7 +20,7 @@ use crate::aggregate::Aggregate;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
 use crate::key::hash_values;
-use crate::query::{FetchContext, Fetched, Window};
+use crate::query::{FetchContext, Fetched, SourceProfile, Window};
 use crate::value::Value;
 
 /// How many window lengths keep a merged aggregate at once (least recently used go).
@@ -158,6 +159,13 @@ impl BucketStore {
 
     pub(crate) fn plan(&self) -> &AccumulatorPlan {
         &self.plan
+    }
+
+    /// What a table over a source serving from this store takes from it: the spec's
+    /// window and order, and the retention as the longest window.
+    pub(crate) fn profile(&self) -> SourceProfile {
+        SourceProfile::of_aggregate(&self.spec)
+            .with_longest_window(Duration::from_nanos(self.retention.unsigned_abs()))
     }
 
     /// The sizes of the buckets and merged windows.
