@@ -16,6 +16,24 @@ use crate::value::Value;
 /// alike only share a probe sequence). Equal runs (by [`values_eq`]) hash equally.
 #[inline]
 pub(crate) fn hash_values(values: &[Value]) -> u64 {
+    hash_run(values.iter())
+}
+
+/// [`hash_values`] of the values of `key` at `positions`, without gathering them: the
+/// hash of a group's key projected on fewer dimensions (a roll-up).
+#[inline]
+pub(crate) fn hash_projected(key: &[Value], positions: &[usize]) -> u64 {
+    hash_run(positions.iter().map(|&p| &key[p]))
+}
+
+/// Whether `run` equals the values of `key` at `positions`.
+#[inline]
+pub(crate) fn projected_eq(run: &[Value], key: &[Value], positions: &[usize]) -> bool {
+    run.len() == positions.len() && run.iter().zip(positions).all(|(v, &p)| *v == key[p])
+}
+
+#[inline]
+fn hash_run<'a>(values: impl Iterator<Item = &'a Value>) -> u64 {
     let mut h = FxHasher::default();
     for v in values {
         match v {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use super::accumulator::Slot;
-use crate::key::values_eq;
+use crate::key::{projected_eq, values_eq};
 use crate::value::Value;
 
 /// A group key, shared by every bucket and merged aggregate holding the group. Keys are
@@ -101,6 +101,21 @@ impl Groups {
         let keys = &self.keys;
         self.index
             .find(hash, |&r| values_eq(&keys[r as usize], dims))
+            .map(|&r| r as usize)
+    }
+
+    /// The row of the group whose key is `full`'s values at `positions` (see
+    /// [`hash_projected`](crate::key::hash_projected), which gives `hash`).
+    #[inline]
+    pub(super) fn find_projected(
+        &self,
+        hash: u64,
+        full: &[Value],
+        positions: &[usize],
+    ) -> Option<usize> {
+        let keys = &self.keys;
+        self.index
+            .find(hash, |&r| projected_eq(&keys[r as usize], full, positions))
             .map(|&r| r as usize)
     }
 

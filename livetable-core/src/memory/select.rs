@@ -10,7 +10,7 @@ use super::merged::{CHUNK, ChunkBounds};
 use crate::aggregate::Aggregate;
 use crate::error::Result;
 use crate::filter::Filter;
-use crate::key::hash_values;
+use crate::key::hash_projected;
 use crate::schema::Row;
 use crate::value::Value;
 
@@ -165,19 +165,21 @@ pub(super) fn roll_up(
     positions: &[usize],
 ) -> Groups {
     let mut rolled = Groups::new(plan.stride());
-    let mut key = Vec::with_capacity(positions.len());
     for groups in std::iter::once(merged).chain(open.iter().map(|b| b.as_ref())) {
         for r in 0..groups.len() {
             let full = groups.key(r);
             if !filters.iter().all(|(i, f)| f.matches(&full[*i])) {
                 continue;
             }
-            key.clear();
-            key.extend(positions.iter().map(|&p| full[p].clone()));
-            let hash = hash_values(&key);
-            let row = match rolled.find_values(hash, &key) {
+            // The projected key is hashed and compared in place; only a new rolled-up
+            // group gathers (clones) its values.
+            let hash = hash_projected(full, positions);
+            let row = match rolled.find_projected(hash, full, positions) {
                 Some(row) => row,
-                None => rolled.insert(hash, &Arc::from(key.as_slice()), plan.init()),
+                None => {
+                    let key: Arc<[Value]> = positions.iter().map(|&p| full[p].clone()).collect();
+                    rolled.insert(hash, &key, plan.init())
+                }
             };
             plan.merge(rolled.slots_mut(row), groups.slots(r));
         }

@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::DateTime;
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
 
 use super::accumulator::{AccumulatorPlan, Slot};
 use super::groups::Groups;
 use crate::filter::Filter;
+use crate::key::{hash_projected, hash_values, projected_eq};
 use crate::schema::Row;
 use crate::trend::Trend;
-use crate::value::Value;
 
 /// Steps per window length: a step is as many buckets as it takes to cut the window in
 /// at most this many (an hour of 10 s buckets: one-minute steps).
@@ -54,15 +54,15 @@ pub(super) fn trend(input: &TrendInput<'_>, rows: &[Row]) -> Trend {
     let (per_step, first, last) = steps(input.length, input.width, input.lo, input.hi);
     let points = (last - first + 1) as usize;
     let width = input.positions.len();
-    let index: FxHashMap<&[Value], usize> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (&r.values()[..width], i))
-        .collect();
+    // The rows by key; a group's key is projected, hashed and compared in place.
+    let key = |i: usize| &rows[i].values()[..width];
+    let mut index: HashTable<usize> = HashTable::with_capacity(rows.len());
+    for i in 0..rows.len() {
+        index.insert_unique(hash_values(key(i)), i, |&j| hash_values(key(j)));
+    }
     let stride = plan.stride();
     // Slots per (row, step), created on first use: most rows have events in few steps.
     let mut acc: Vec<Option<Vec<Slot>>> = vec![None; rows.len() * points];
-    let mut key = Vec::with_capacity(width);
     for (b, groups) in input.buckets {
         let Ok(step) = usize::try_from(b.div_euclid(per_step) - first) else {
             continue;
@@ -72,9 +72,9 @@ pub(super) fn trend(input: &TrendInput<'_>, rows: &[Row]) -> Trend {
         }
         for g in 0..groups.len() {
             let full = groups.key(g);
-            key.clear();
-            key.extend(input.positions.iter().map(|&p| full[p].clone()));
-            let Some(&row) = index.get(key.as_slice()) else {
+            let hash = hash_projected(full, input.positions);
+            let Some(&row) = index.find(hash, |&i| projected_eq(key(i), full, input.positions))
+            else {
                 continue;
             };
             if !input.filters.iter().all(|(i, f)| f.matches(&full[*i])) {
