@@ -276,6 +276,14 @@ impl TableQuery for FollowData {
         self.source.profile()
     }
 
+    fn supports_grouping(&self) -> bool {
+        self.source.supports_grouping()
+    }
+
+    fn supports_trend(&self) -> bool {
+        self.source.supports_trend()
+    }
+
     async fn fetch(&self, ctx: &FetchContext) -> Result<Fetched> {
         let newest = self.newest.load(Ordering::Relaxed);
         if newest == i64::MIN {
@@ -286,10 +294,9 @@ impl TableQuery for FollowData {
         let end = DateTime::from_timestamp_millis(newest).ok_or_else(|| {
             Error::invalid_parameter(format!("packet time {newest} ms is out of range"))
         })? + TimeDelta::milliseconds(1);
-        let window = Window::ending_at(end, ctx.window.length())?;
-        let ctx = FetchContext::new(window)
-            .with_filters(ctx.filters.clone())
-            .with_limit(ctx.limit);
+        // The same request (filters, grouping, trend), over the window ending there.
+        let mut ctx = ctx.clone();
+        ctx.window = Window::ending_at(end, ctx.window.length())?;
         self.source.fetch_blocking(&ctx)
     }
 }

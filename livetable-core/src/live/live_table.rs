@@ -620,6 +620,8 @@ fn finish_rows(shared: &Shared, fetched: &mut Fetched) -> Result<()> {
     }
     match (&shared.view.trend, &fetched.trend) {
         (Some(_), Some(trend)) => trend.check(fetched.rows.len())?,
+        // No rows need no series (a source with nothing yet may say nothing).
+        (Some(_), None) if fetched.rows.is_empty() => {}
         (Some(metric), None) => {
             return Err(Error::new(
                 ErrorKind::Unexpected,
