@@ -63,7 +63,8 @@ mod workload;
 /// memory freed in one is not reused by the others: resident memory crept up by about
 /// 0.8 MB a minute at 1,000 viewers while the heap itself stayed level (issue 12's
 /// soak, BENCHMARKS §8). jemalloc returns what the table frees. An embedding
-/// application picks its own allocator (or sets `MALLOC_ARENA_MAX=2` for glibc's);
+/// application picks its own allocator (with glibc's, `MALLOC_ARENA_MAX=1` levelled it
+/// too; 2 did not);
 /// livetable needs none in particular.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
