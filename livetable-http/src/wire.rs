@@ -130,6 +130,24 @@ struct TrendAxis<'a> {
     empty: &'a Value,
 }
 
+impl<'a> TrendAxis<'a> {
+    fn new(
+        metric: &'a str,
+        start: &'a DateTime<Utc>,
+        step: Duration,
+        points: usize,
+        empty: &'a Value,
+    ) -> Self {
+        TrendAxis {
+            metric,
+            start,
+            step_ms: step.as_millis(),
+            points,
+            empty,
+        }
+    }
+}
+
 /// The axis fields, then `"series": [[…] per row]`.
 struct TrendJson<'a>(&'a Trend);
 
@@ -143,13 +161,7 @@ impl Serialize for TrendJson<'_> {
         }
         let t = self.0;
         Body {
-            axis: TrendAxis {
-                metric: &t.metric,
-                start: &t.start,
-                step_ms: t.step.as_millis(),
-                points: t.points,
-                empty: &t.empty,
-            },
+            axis: TrendAxis::new(&t.metric, &t.start, t.step, t.points, &t.empty),
             series: &t.series,
         }
         .serialize(s)
@@ -169,13 +181,7 @@ impl Serialize for TrendPatchJson<'_> {
         }
         let t = self.0;
         Body {
-            axis: TrendAxis {
-                metric: &t.metric,
-                start: &t.start,
-                step_ms: t.step.as_millis(),
-                points: t.points,
-                empty: &t.empty,
-            },
+            axis: TrendAxis::new(&t.metric, &t.start, t.step, t.points, &t.empty),
             changes: t
                 .changes
                 .iter()

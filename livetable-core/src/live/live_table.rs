@@ -642,11 +642,11 @@ fn finish_rows(shared: &Shared, fetched: &mut Fetched) -> Result<()> {
             .iter()
             .map(|r| filters.iter().all(|(i, f)| f.matches(&r[*i])))
             .collect();
-        let mut at = 0..;
-        fetched.rows.retain(|_| keep[at.next().unwrap_or_default()]);
+        let mut kept = keep.iter();
+        fetched.rows.retain(|_| kept.next() == Some(&true));
         if let Some(trend) = &mut fetched.trend {
-            let mut at = 0..;
-            trend.series.retain(|_| keep[at.next().unwrap_or_default()]);
+            let mut kept = keep.iter();
+            trend.series.retain(|_| kept.next() == Some(&true));
         }
     }
     Ok(())

@@ -19,6 +19,7 @@ use super::trend::{self, TrendInput};
 use crate::aggregate::Aggregate;
 use crate::error::{Error, ErrorKind, Result};
 use crate::filter::Filter;
+use crate::grouping::PerGrouping;
 use crate::key::hash_values;
 use crate::query::{FetchContext, Fetched, SourceProfile, Window};
 use crate::value::Value;
@@ -50,6 +51,8 @@ pub(crate) struct BucketStore {
     pub(super) retention: i64,
     pub(super) state: Mutex<State>,
     merged: Mutex<MergedWindows>,
+    /// The aggregate and plan of each grouping viewers ask for.
+    grouped: PerGrouping<(Aggregate, AccumulatorPlan)>,
 }
 
 /// The buckets, under the ingest lock.
@@ -150,6 +153,7 @@ impl BucketStore {
                 pushed: PushCounters::default(),
             }),
             merged: Mutex::new(MergedWindows::default()),
+            grouped: PerGrouping::default(),
         }
     }
 
@@ -220,7 +224,7 @@ impl BucketStore {
             filters.push((i, f.clone()));
         }
         let grouped = match &ctx.group_by {
-            Some(positions) => Some((positions, self.spec.grouped(positions)?)),
+            Some(positions) => Some((positions, self.grouped_plan(positions)?)),
             None => None,
         };
         let dims = self.plan.dims;
@@ -244,7 +248,7 @@ impl BucketStore {
                 &filters,
                 ctx.limit,
             )?,
-            Some((positions, spec)) => {
+            Some((positions, grouped)) => {
                 // Dimension filters apply to the full keys, before the roll-up; metric
                 // filters to the rolled-up rows, where metrics follow the grouping.
                 let on_metrics: Vec<_> = filters
@@ -260,8 +264,8 @@ impl BucketStore {
                     positions,
                 );
                 drop(merged);
-                let plan = AccumulatorPlan::new(spec);
-                select::rows(&plan, spec, &rolled, None, &[], &on_metrics, ctx.limit)?
+                let (spec, plan) = grouped.as_ref();
+                select::rows(plan, spec, &rolled, None, &[], &on_metrics, ctx.limit)?
             }
         };
         let trend = trend_metric.map(|metric| {
@@ -282,6 +286,15 @@ impl BucketStore {
             trend::trend(&input, &rows)
         });
         Ok(Fetched::new(rows).covering(covered).with_trend(trend))
+    }
+
+    /// The aggregate grouped by `positions` and its plan, built on first use.
+    fn grouped_plan(&self, positions: &[usize]) -> Result<Arc<(Aggregate, AccumulatorPlan)>> {
+        self.grouped.get_or_try_build(positions, || {
+            let spec = self.spec.grouped(positions)?;
+            let plan = AccumulatorPlan::new(&spec);
+            Ok((spec, plan))
+        })
     }
 
     /// The index among the metrics of the metric column `name`, and its name.
